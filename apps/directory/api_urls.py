@@ -1,0 +1,3 @@
+"""API routes of the directory app."""
+
+urlpatterns: list = []

@@ -1,0 +1,103 @@
+"""Event types written by the directory. Every event's data carries `old` and `new` values."""
+
+from apps.audit.catalogue import register
+
+_CHANGE = {"old": "values before the change (null when created)", "new": "values after it"}
+
+USER_CREATED = register("directory.user.created", "A person was added to the directory.", _CHANGE)
+USER_PROFILE_UPDATED = register(
+    "directory.user.profile_updated",
+    "Fields of a person's profile (standard or custom attributes) changed.",
+    {**_CHANGE, "fields": "names of the fields that changed"},
+)
+USER_ADMIN_RIGHTS_CHANGED = register(
+    "directory.user.admin_rights_changed",
+    "A person's admin-site access, superuser flag, permission groups or permissions changed.",
+    _CHANGE,
+)
+USER_PASSWORD_CHANGED = register(
+    "directory.user.password_changed",
+    "A person's password was set or removed (the password itself is never logged).",
+    {**_CHANGE, "usable": "whether the account now has a usable password"},
+)
+USER_LIFECYCLE_EVENTS = {
+    verb: register(
+        f"directory.user.{verb}d",
+        f"A person's account was {verb}d ({description}).",
+        {**_CHANGE, "status": "old and new lifecycle status"},
+    )
+    for verb, description in {
+        "activate": "staged to active",
+        "suspend": "active to suspended: cannot sign in",
+        "unsuspend": "suspended back to active",
+        "deactivate": "deprovisioned: cannot sign in",
+        "reactivate": "deprovisioned back to staged",
+    }.items()
+}
+USER_SESSION_STARTED = register(
+    "directory.user.session.started",
+    "A person signed in.",
+    {"client_ip": "address the sign-in came from", "country": "country code, when a proxy sent one"},
+)
+USER_SESSION_FAILED = register(
+    "directory.user.session.failed",
+    "A sign-in attempt failed (wrong password, unknown or inactive account).",
+    {"username": "the name that was tried", "client_ip": "address the attempt came from"},
+)
+USER_SESSION_ENDED = register("directory.user.session.ended", "A person signed out.")
+
+ATTRIBUTE_CREATED = register(
+    "directory.profile_attribute.created", "A custom profile attribute was defined.", _CHANGE
+)
+ATTRIBUTE_UPDATED = register(
+    "directory.profile_attribute.updated", "A custom profile attribute was changed.", _CHANGE
+)
+ATTRIBUTE_DELETED = register(
+    "directory.profile_attribute.deleted", "A custom profile attribute was removed.", _CHANGE
+)
+
+GROUP_CREATED = register("directory.group.created", "A group was created.", _CHANGE)
+GROUP_UPDATED = register(
+    "directory.group.updated", "A group's name, description or owners changed.", _CHANGE
+)
+GROUP_DELETED = register("directory.group.deleted", "A group was deleted.", _CHANGE)
+USER_ADDED_TO_GROUP = register(
+    "directory.user.added_to_group",
+    "A person became a member of a group.",
+    {**_CHANGE, "group_id": "the group", "group_name": "its name"},
+)
+GROUP_MEMBERSHIP_UPDATED = register(
+    "directory.user.group_membership_updated",
+    "The source or end date of a person's group membership changed.",
+    {**_CHANGE, "group_id": "the group", "group_name": "its name"},
+)
+USER_REMOVED_FROM_GROUP = register(
+    "directory.user.removed_from_group",
+    "A person stopped being a member of a group (removed, or the membership expired).",
+    {**_CHANGE, "group_id": "the group", "group_name": "its name", "reason": "why"},
+)
+
+APPLICATION_CREATED = register("directory.application.created", "An application was added.", _CHANGE)
+APPLICATION_UPDATED = register(
+    "directory.application.updated",
+    "An application's name, description or owners changed.",
+    _CHANGE,
+)
+APPLICATION_DELETED = register(
+    "directory.application.deleted", "An application was removed.", _CHANGE
+)
+USER_ASSIGNED_TO_APP = register(
+    "directory.user.assigned_to_application",
+    "A person was assigned to an application.",
+    {**_CHANGE, "application_id": "the application", "application_name": "its name"},
+)
+APP_ASSIGNMENT_UPDATED = register(
+    "directory.user.application_assignment_updated",
+    "The source or end date of a person's application assignment changed.",
+    {**_CHANGE, "application_id": "the application", "application_name": "its name"},
+)
+USER_UNASSIGNED_FROM_APP = register(
+    "directory.user.unassigned_from_application",
+    "A person's application assignment was removed (or expired).",
+    {**_CHANGE, "application_id": "the application", "reason": "why"},
+)

@@ -1,0 +1,29 @@
+"""Top-level URL map: admin, API, health."""
+
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+
+def health(request):
+    """Liveness probe for load balancers; touches no database."""
+    return JsonResponse({"status": "ok"})
+
+
+admin.site.site_header = "Gatehouse administration"
+admin.site.site_title = "Gatehouse admin"
+admin.site.index_title = "Configuration"
+
+api_v1 = [
+    path("", include("apps.directory.api_urls")),
+    path("", include("apps.audit.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("healthz", health, name="health"),
+]
