@@ -37,7 +37,10 @@ USER_LIFECYCLE_EVENTS = {
 USER_SESSION_STARTED = register(
     "directory.user.session.started",
     "A person signed in.",
-    {"client_ip": "address the sign-in came from", "country": "country code, when a proxy sent one"},
+    {
+        "client_ip": "address the sign-in came from",
+        "country": "country code, when a proxy sent one",
+    },
 )
 USER_SESSION_FAILED = register(
     "directory.user.session.failed",
@@ -77,7 +80,9 @@ USER_REMOVED_FROM_GROUP = register(
     {**_CHANGE, "group_id": "the group", "group_name": "its name", "reason": "why"},
 )
 
-APPLICATION_CREATED = register("directory.application.created", "An application was added.", _CHANGE)
+APPLICATION_CREATED = register(
+    "directory.application.created", "An application was added.", _CHANGE
+)
 APPLICATION_UPDATED = register(
     "directory.application.updated",
     "An application's name, description or owners changed.",

@@ -219,7 +219,9 @@ class Group(models.Model):
 class TimeBoundGrant(models.Model):
     """What a membership and an assignment share: why it exists and until when."""
 
-    source = models.CharField(max_length=16, choices=GrantSource.choices, default=GrantSource.MANUAL)
+    source = models.CharField(
+        max_length=16, choices=GrantSource.choices, default=GrantSource.MANUAL
+    )
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="Removed automatically at this time; empty for no end."
     )

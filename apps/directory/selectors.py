@@ -1,0 +1,38 @@
+"""Named reads of the directory."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.directory.models import User, UserStatus
+
+
+def creates_reporting_loop(user: User, manager: User | None) -> bool:
+    """Whether making `manager` the manager of `user` would close a loop in the hierarchy."""
+    manager_id = manager.pk if manager else None
+    seen: set[int] = set()
+    while manager_id is not None and manager_id not in seen:
+        if manager_id == user.pk:
+            return True
+        seen.add(manager_id)
+        manager_id = User.objects.filter(pk=manager_id).values_list("manager_id", flat=True).first()
+    return False
+
+
+def active_users() -> QuerySet[User]:
+    """People who may sign in."""
+    return User.objects.filter(status=UserStatus.ACTIVE)
+
+
+def find_user(login: str) -> User | None:
+    """The person whose username or e-mail is `login`, whatever the case."""
+    login = login.strip().lower()
+    return (
+        User.objects.filter(username__lower=login).first()
+        or User.objects.filter(email__lower=login).first()
+    )
+
+
+def attribute_values_in_use(name: str) -> int:
+    """How many people hold a value for the custom attribute `name`."""
+    return User.objects.filter(profile__has_key=name).count()

@@ -1,0 +1,15 @@
+"""Fixtures shared by every test folder."""
+
+import pytest
+
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
