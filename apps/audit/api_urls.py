@@ -1,3 +1,9 @@
-"""API routes of the audit app."""
+"""API routes of the system log."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from apps.audit.api import SystemLogEventViewSet
+
+router = SimpleRouter()
+router.register("system-log", SystemLogEventViewSet, basename="system-log")
+urlpatterns = router.urls

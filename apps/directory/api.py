@@ -1,0 +1,139 @@
+"""The directory over the API. Reads for admins; writes call the directory services."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+
+from apps.directory import services
+from apps.directory.models import Application, Group, User
+
+
+class UserSerializer(serializers.ModelSerializer):
+    manager = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = (
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "title",
+            "department",
+            "employee_number",
+            "manager",
+            "status",
+            "status_changed_at",
+            "profile",
+            "last_login",
+            "date_joined",
+        )
+        read_only_fields = fields
+
+
+class ProfileChangeSerializer(serializers.Serializer):
+    """Any standard profile field or custom attribute; the service checks each value."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or not data:
+            raise serializers.ValidationError({"detail": "Send an object of fields to change."})
+        return data
+
+
+class UserViewSet(viewsets.ReadOnlyModelViewSet):
+    """People. `PATCH` changes the profile; `POST .../suspend/` (and the other verbs) move the
+    lifecycle."""
+
+    serializer_class = UserSerializer
+    permission_classes = [IsAdminUser]
+    search_fields = ("username", "email")
+
+    def get_queryset(self):
+        users = User.objects.order_by("username")
+        params = self.request.query_params
+        if params.get("status"):
+            users = users.filter(status=params["status"])
+        if params.get("email"):
+            users = users.filter(email__lower=params["email"].lower())
+        if params.get("username"):
+            users = users.filter(username__lower=params["username"].lower())
+        if params.get("manager"):
+            users = users.filter(manager_id=params["manager"])
+        return users
+
+    def partial_update(self, request, pk=None):
+        user = self.get_object()
+        serializer = ProfileChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update_profile(
+            user=user, actor=request.user, changes=serializer.validated_data
+        )
+        return Response(UserSerializer(user).data)
+
+    @action(detail=True, methods=["post"], url_path=r"lifecycle/(?P<verb>[a-z]+)")
+    def lifecycle(self, request, pk=None, verb=None):
+        """POST /users/{id}/lifecycle/{activate|suspend|unsuspend|deactivate|reactivate}/"""
+        service = services.LIFECYCLE_SERVICES.get(verb)
+        if service is None:
+            return Response(
+                {"detail": f"Unknown lifecycle verb {verb!r}."}, status=status.HTTP_404_NOT_FOUND
+            )
+        user = service(user=self.get_object(), actor=request.user)
+        return Response(UserSerializer(user).data)
+
+
+class GrantSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    source = serializers.CharField(default="manual")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ResourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    holder_count = serializers.IntegerField(read_only=True)
+
+
+class _ResourceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Groups or applications; `POST .../holders/` grants, `DELETE .../holders/{user}/` removes."""
+
+    serializer_class = ResourceSerializer
+    permission_classes = [IsAdminUser]
+
+    def get_queryset(self):
+        return self.model.objects.annotate(holder_count=Count(self.holders)).order_by("name")
+
+    @action(detail=True, methods=["post"], url_path="holders")
+    def add_holder(self, request, pk=None):
+        resource = self.get_object()
+        grant = GrantSerializer(data=request.data)
+        grant.is_valid(raise_exception=True)
+        self.add(**{self.kind: resource}, actor=request.user, **grant.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["delete"], url_path=r"holders/(?P<user_id>\d+)")
+    def remove_holder(self, request, pk=None, user_id=None):
+        resource = self.get_object()
+        user = get_object_or_404(User, pk=user_id)
+        if not self.remove(**{self.kind: resource}, user=user, actor=request.user):
+            return Response({"detail": "Not a holder."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GroupViewSet(_ResourceViewSet):
+    model, holders, kind = Group, "memberships", "group"
+    add = staticmethod(services.group_add_member)
+    remove = staticmethod(services.group_remove_member)
+
+
+class ApplicationViewSet(_ResourceViewSet):
+    model, holders, kind = Application, "assignments", "application"
+    add = staticmethod(services.application_assign)
+    remove = staticmethod(services.application_unassign)
