@@ -38,3 +38,38 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
         model = Application
 
     name = factory.Sequence(lambda n: f"Application {n}")
+
+
+# --- Teams and catalog (models named by label, so this block needs no imports of its own) ---
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "teams.Team"
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class TeamMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "teams.TeamMembership"
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+class ConfigListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "catalog.ConfigList"
+
+    name = factory.Sequence(lambda n: f"List {n}")
+    key = factory.Sequence(lambda n: f"list-{n}")
+
+
+class ConfigListItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "catalog.ConfigListItem"
+
+    config_list = factory.SubFactory(ConfigListFactory)
+    value = factory.Sequence(lambda n: f"value-{n}")
+    position = factory.Sequence(lambda n: n + 1)

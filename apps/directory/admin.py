@@ -133,7 +133,7 @@ def _lifecycle_action(verb: str):
                 refused.append(str(error))
         if done:
             modeladmin.message_user(
-                request, f"{verb.capitalize()}d {done} user(s).", messages.SUCCESS
+                request, f"{verb.capitalize()}: done for {done} user(s).", messages.SUCCESS
             )
         for reason in refused[:10]:
             modeladmin.message_user(request, reason, messages.WARNING)

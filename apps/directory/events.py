@@ -22,17 +22,17 @@ USER_PASSWORD_CHANGED = register(
 )
 USER_LIFECYCLE_EVENTS = {
     verb: register(
-        f"directory.user.{verb}d",
-        f"A person's account was {verb}d ({description}).",
-        {**_CHANGE, "status": "old and new lifecycle status"},
+        f"directory.user.{past}",
+        f"A person's account was {past} ({description}).",
+        _CHANGE,
     )
-    for verb, description in {
-        "activate": "staged to active",
-        "suspend": "active to suspended: cannot sign in",
-        "unsuspend": "suspended back to active",
-        "deactivate": "deprovisioned: cannot sign in",
-        "reactivate": "deprovisioned back to staged",
-    }.items()
+    for verb, past, description in (
+        ("activate", "activated", "staged to active"),
+        ("suspend", "suspended", "active to suspended: cannot sign in"),
+        ("unsuspend", "unsuspended", "suspended back to active"),
+        ("deactivate", "deactivated", "deprovisioned: cannot sign in"),
+        ("reactivate", "reactivated", "deprovisioned back to staged"),
+    )
 }
 USER_SESSION_STARTED = register(
     "directory.user.session.started",

@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.core.statemachine import Lifecycle
+from apps.core.validation import ConstraintErrorsOnFields
 
 models.CharField.register_lookup(Lower)  # `email__lower=...` uses the case-insensitive indexes
 
@@ -62,8 +63,14 @@ class UserManager(BaseUserManager):
         return self.create_user(username, email, password, **fields)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(ConstraintErrorsOnFields, AbstractBaseUser, PermissionsMixin):
     """A person in the directory; signs in with e-mail or username."""
+
+    constraint_fields = {
+        "directory_user_username_ci_unique": "username",
+        "directory_user_email_ci_unique": "email",
+        "directory_user_employee_number_unique": "employee_number",
+    }
 
     username = models.CharField(
         max_length=150,
@@ -185,8 +192,10 @@ class GrantSource(models.TextChoices):
     FLOW = "flow", "Flow"
 
 
-class Group(models.Model):
+class Group(ConstraintErrorsOnFields, models.Model):
     """A directory group; requests and flows grant its membership."""
+
+    constraint_fields = {"directory_group_name_ci_unique": "name"}
 
     name = models.CharField(max_length=150)
     description = models.TextField(blank=True)
@@ -263,8 +272,10 @@ class GroupMembership(TimeBoundGrant):
         return f"{self.user} in {self.group}"
 
 
-class Application(models.Model):
+class Application(ConstraintErrorsOnFields, models.Model):
     """An application people can be assigned to (the CRM, the VPN...)."""
+
+    constraint_fields = {"directory_application_name_ci_unique": "name"}
 
     name = models.CharField(max_length=150)
     description = models.TextField(blank=True)

@@ -1,0 +1,141 @@
+"""The system log as admins see it: a read-only list, filters, CSV export, and the API."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from apps.audit.models import SystemLogEvent
+from apps.audit.services import emit
+from apps.directory import services
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_logged_in(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def _people(count, actor):
+    start = SystemLogEvent.objects.count()
+    return [
+        services.user_create(actor=actor, username=f"person{n}", email=f"p{n}@example.com")
+        for n in range(start, start + count)
+    ]
+
+
+def test_system_log_admin_offers_no_add_change_or_delete(admin_client_logged_in, admin_user):
+    event = emit("directory.user.created", actor=admin_user, data={"old": None, "new": {}})
+    assert admin_client_logged_in.get(reverse("admin:audit_systemlogevent_add")).status_code == 403
+    delete_url = reverse("admin:audit_systemlogevent_delete", args=[event.pk])
+    assert admin_client_logged_in.post(delete_url, {"post": "yes"}).status_code == 403
+    change_url = reverse("admin:audit_systemlogevent_change", args=[event.pk])
+    page = admin_client_logged_in.get(change_url)
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+    assert SystemLogEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_system_log_list_filters_by_type_actor_and_target(admin_client_logged_in, admin_user):
+    alice, bob = _people(2, admin_user)
+    services.user_suspend(user=alice, actor=admin_user)
+    url = reverse("admin:audit_systemlogevent_changelist")
+
+    by_type = admin_client_logged_in.get(url, {"event_type": "directory.user.suspended"})
+    assert list(by_type.context["cl"].result_list) == list(
+        SystemLogEvent.objects.filter(event_type="directory.user.suspended")
+    )
+    by_prefix = admin_client_logged_in.get(url, {"event_type": "directory.user.*"})
+    assert {e.event_type for e in by_prefix.context["cl"].result_list} == {
+        "directory.user.created",
+        "directory.user.suspended",
+        "directory.user.session.started",  # the admin's own sign-in
+    }
+    by_target = admin_client_logged_in.get(url, {"target": f"directory.user:{bob.pk}"})
+    assert [e.event_type for e in by_target.context["cl"].result_list] == ["directory.user.created"]
+    by_actor = admin_client_logged_in.get(url, {"actor": admin_user.email.upper()})
+    assert by_actor.context["cl"].result_list.count() == 4
+    by_nobody = admin_client_logged_in.get(url, {"actor": "nobody@example.com"})
+    assert by_nobody.context["cl"].result_list.count() == 0
+
+
+def test_system_log_list_query_count_does_not_grow_with_events(
+    admin_client_logged_in, admin_user, django_assert_max_num_queries
+):
+    url = reverse("admin:audit_systemlogevent_changelist")
+    _people(3, admin_user)
+    admin_client_logged_in.get(url)
+    with django_assert_max_num_queries(12) as few:
+        admin_client_logged_in.get(url)
+    _people(40, admin_user)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert admin_client_logged_in.get(url).status_code == 200
+
+
+def test_csv_export_holds_exactly_the_filtered_events(admin_client_logged_in, admin_user):
+    alice, _ = _people(2, admin_user)
+    services.user_suspend(user=alice, actor=admin_user)
+    services.user_update_profile(user=alice, actor=admin_user, changes={"title": "=HYPERLINK()"})
+    url = reverse("admin:audit_systemlogevent_export")
+
+    response = admin_client_logged_in.get(url, {"event_type": "directory.user.created"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 2
+    assert {row["event_type"] for row in rows} == {"directory.user.created"}
+    assert SystemLogEvent.objects.filter(event_type="audit.system_log.exported").count() == 1
+
+
+def test_csv_export_neutralises_spreadsheet_formulas(admin_client_logged_in, admin_user):
+    emit(
+        "directory.group.created",
+        actor=admin_user,
+        target=("directory.group", "1", "=cmd|' /C calc'!A0"),
+        data={"old": None, "new": {}},
+    )
+    response = admin_client_logged_in.get(
+        reverse("admin:audit_systemlogevent_export"), {"event_type": "directory.group.created"}
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0]["target_display"].startswith("'=")
+
+
+def test_csv_export_is_refused_to_people_without_admin_access(client):
+    employee = UserFactory()
+    client.force_login(employee)
+    response = client.get(reverse("admin:audit_systemlogevent_export"))
+    assert response.status_code == 302  # sent to the admin login page
+    assert not SystemLogEvent.objects.filter(event_type="audit.system_log.exported").exists()
+
+
+def test_api_lists_system_log_newest_first_for_admins_only(admin_user):
+    alice, _ = _people(2, admin_user)
+    services.user_suspend(user=alice, actor=admin_user)
+    api = APIClient()
+    api.force_authenticate(UserFactory())
+    assert api.get("/api/v1/system-log/").status_code == 403
+
+    api.force_authenticate(admin_user)
+    response = api.get("/api/v1/system-log/", {"event_type": "directory.user.*"})
+    assert response.status_code == 200
+    types = [row["event_type"] for row in response.json()["results"]]
+    assert types == ["directory.user.suspended", "directory.user.created", "directory.user.created"]
+    assert response.json()["results"][0]["data"] == {
+        "old": {"status": "active"},
+        "new": {"status": "suspended"},
+    }
+
+
+def test_api_rejects_a_malformed_date_filter_with_400(admin_user):
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    response = api.get("/api/v1/system-log/", {"since": "yesterday"})
+    assert response.status_code == 400
+    assert "since" in response.json()
