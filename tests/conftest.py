@@ -13,3 +13,6 @@ def admin_user(db):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+from tests.queue import queue_cluster  # noqa: E402,F401  (fixture)

@@ -6,11 +6,14 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from apps.core.validation import ConstraintErrorsOnFields
 from apps.teams.models import Team
 
 
-class ConfigList(models.Model):
+class ConfigList(ConstraintErrorsOnFields, models.Model):
     """A named list of choices that the request types of some teams may offer."""
+
+    constraint_fields = {"catalog_configlist_name_ci_unique": "name"}
 
     name = models.CharField(max_length=150, help_text="Unique, whatever the case.")
     key = models.SlugField(
@@ -52,14 +55,18 @@ class ConfigList(models.Model):
         return self.name
 
 
-class ConfigListItem(models.Model):
-    """One choice of a configuration list; inactive items stay for old requests but are not offered."""
+class ConfigListItem(ConstraintErrorsOnFields, models.Model):
+    """One choice of a configuration list; inactive ones stay for old requests, not offered."""
+
+    constraint_fields = {"catalog_item_value_unique": "value"}
 
     config_list = models.ForeignKey(ConfigList, on_delete=models.CASCADE, related_name="items")
     value = models.CharField(
         max_length=150, help_text="Stored in requests and passed to flows; unique in the list."
     )
-    label = models.CharField(max_length=150, blank=True, help_text="Shown to people; the value if empty.")
+    label = models.CharField(
+        max_length=150, blank=True, help_text="Shown to people; the value if empty."
+    )
     position = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True, help_text="Inactive items are no longer offered.")
 

@@ -48,22 +48,6 @@ def _reject_unknown(changes: dict[str, Any], allowed: Iterable[str]) -> None:
         raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
 
 
-def _validate_list(config_list: ConfigList) -> None:
-    """Field validation, with a name clash reported on `name` rather than the whole form."""
-    clashes = ConfigList.objects.filter(name__iexact=config_list.name).exclude(pk=config_list.pk)
-    if clashes.exists():
-        raise ValidationError({"name": "A configuration list with that name already exists."})
-    config_list.full_clean()
-
-
-def _validate_item(item: ConfigListItem) -> None:
-    """Field validation, with a repeated value reported on `value` rather than the whole form."""
-    clashes = ConfigListItem.objects.filter(config_list=item.config_list, value=item.value)
-    if clashes.exclude(pk=item.pk).exists():
-        raise ValidationError({"value": f"This list already has the value {item.value!r}."})
-    item.full_clean()
-
-
 @transaction.atomic
 def config_list_create(
     *,
@@ -75,7 +59,7 @@ def config_list_create(
 ) -> ConfigList:
     """Create a configuration list, usable by the request types of `teams`."""
     config_list = ConfigList(name=name, key=key, description=description)
-    _validate_list(config_list)
+    config_list.full_clean()
     config_list.save()
     config_list.teams.set(teams)
     emit(
@@ -88,7 +72,9 @@ def config_list_create(
 
 
 @transaction.atomic
-def config_list_update(*, config_list: ConfigList, actor: User | None, **changes: Any) -> ConfigList:
+def config_list_update(
+    *, config_list: ConfigList, actor: User | None, **changes: Any
+) -> ConfigList:
     """Change a list's name, key, description or teams (`teams=` replaces the set)."""
     _reject_unknown(changes, CONFIG_LIST_FIELDS)
     config_list = ConfigList.objects.select_for_update().get(pk=config_list.pk)
@@ -102,7 +88,7 @@ def config_list_update(*, config_list: ConfigList, actor: User | None, **changes
     changed = [field for field in new if new[field] != old[field]]
     if not changed:
         return config_list
-    _validate_list(config_list)
+    config_list.full_clean()
     config_list.save()
     if "teams" in changed:
         config_list.teams.set(new_teams)
@@ -121,7 +107,9 @@ def config_list_delete(*, config_list: ConfigList, actor: User | None) -> None:
     config_list = ConfigList.objects.select_for_update().get(pk=config_list.pk)
     old = _list_values(config_list)
     old["items"] = list(config_list.items.values_list("value", flat=True))
-    emit(events.CONFIG_LIST_DELETED, actor=actor, target=config_list, data={"old": old, "new": None})
+    emit(
+        events.CONFIG_LIST_DELETED, actor=actor, target=config_list, data={"old": old, "new": None}
+    )
     config_list.delete()
 
 
@@ -144,7 +132,7 @@ def config_list_add_item(
     item = ConfigListItem(
         config_list=config_list, value=value, label=label, position=position, active=active
     )
-    _validate_item(item)
+    item.full_clean()
     item.save()
     emit(
         events.ITEM_ADDED,
@@ -169,7 +157,7 @@ def config_list_update_item(
     changed = [field for field in new if new[field] != old[field]]
     if not changed:
         return item
-    _validate_item(item)
+    item.full_clean()
     item.save()
     emit(
         events.ITEM_UPDATED,

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
+from apps.core.validation import ConstraintErrorsOnFields
+
 
 class AssignmentStrategy(models.TextChoices):
     ROUND_ROBIN = "round_robin", "Round robin"
@@ -13,8 +15,10 @@ class AssignmentStrategy(models.TextChoices):
     FIXED_MEMBER = "fixed_member", "Fixed member"
 
 
-class Team(models.Model):
+class Team(ConstraintErrorsOnFields, models.Model):
     """A group of people that requests are assigned to, one member at a time."""
+
+    constraint_fields = {"teams_team_name_ci_unique": "name"}
 
     name = models.CharField(max_length=150, help_text="Unique, whatever the case.")
     description = models.TextField(blank=True)
@@ -65,8 +69,10 @@ class Team(models.Model):
         return self.name
 
 
-class TeamMembership(models.Model):
+class TeamMembership(ConstraintErrorsOnFields, models.Model):
     """One person in one team; an unavailable member (on holiday, say) is skipped by assignment."""
+
+    constraint_fields = {"teams_membership_unique": "user"}
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -84,7 +90,11 @@ class TeamMembership(models.Model):
     class Meta:
         ordering = ["team", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["team", "user"], name="teams_membership_unique")
+            models.UniqueConstraint(
+                fields=["team", "user"],
+                name="teams_membership_unique",
+                violation_error_message="This person is already a member of the team.",
+            )
         ]
 
     def __str__(self) -> str:

@@ -38,13 +38,6 @@ def _member_context(team: Team) -> dict[str, Any]:
     return {"team_id": team.pk, "team_name": team.name}
 
 
-def _validate_team(team: Team) -> None:
-    """Field validation, with a name clash reported on `name` rather than the whole form."""
-    if Team.objects.filter(name__iexact=team.name).exclude(pk=team.pk).exists():
-        raise ValidationError({"name": "A team with that name already exists."})
-    team.full_clean()
-
-
 def check_assignment_strategy(
     *, team: Team | None, assignment_strategy: str, fixed_member: User | None
 ) -> None:
@@ -77,13 +70,13 @@ def team_create(
     assignment_strategy: str = AssignmentStrategy.ROUND_ROBIN,
 ) -> Team:
     """Create a team with no members (so not yet with the fixed member strategy)."""
-    check_assignment_strategy(
-        team=None, assignment_strategy=assignment_strategy, fixed_member=None
-    )
+    check_assignment_strategy(team=None, assignment_strategy=assignment_strategy, fixed_member=None)
     team = Team(name=name, description=description, assignment_strategy=assignment_strategy)
-    _validate_team(team)
+    team.full_clean()
     team.save()
-    emit(events.TEAM_CREATED, actor=actor, target=team, data={"old": None, "new": _team_values(team)})
+    emit(
+        events.TEAM_CREATED, actor=actor, target=team, data={"old": None, "new": _team_values(team)}
+    )
     return team
 
 
@@ -109,7 +102,7 @@ def team_update(*, team: Team, actor: User | None, **changes: Any) -> Team:
     check_assignment_strategy(
         team=team, assignment_strategy=team.assignment_strategy, fixed_member=team.fixed_member
     )
-    _validate_team(team)
+    team.full_clean()
     team.save()
     emit(
         events.TEAM_UPDATED,

@@ -147,7 +147,7 @@ def test_least_open_work_tie_goes_to_member_assigned_longest_ago_then_username()
 
 
 def test_fixed_member_gets_every_pick():
-    team, (ann, bob) = team_with_members(2)
+    team, (_ann, bob) = team_with_members(2)
     team.assignment_strategy = AssignmentStrategy.FIXED_MEMBER
     team.fixed_member = bob
     team.save()

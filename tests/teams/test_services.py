@@ -147,9 +147,7 @@ def test_member_events_name_the_person_as_target_and_the_team_in_data():
     [
         lambda team, member: services.team_update(team=team, actor=None, name=team.name),
         lambda team, member: services.team_add_member(team=team, user=member, actor=None),
-        lambda team, member: services.team_remove_member(
-            team=team, user=UserFactory(), actor=None
-        ),
+        lambda team, member: services.team_remove_member(team=team, user=UserFactory(), actor=None),
         lambda team, member: services.team_set_member_availability(
             team=team, user=member, actor=None, is_available=True
         ),
