@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.core.admin_support import copy_saved_fields
 from apps.core.statemachine import IllegalTransition
 from apps.directory import services
 from apps.directory.forms import (
@@ -46,11 +47,6 @@ class AuditedPasswordChangeForm(AdminPasswordChangeForm):
         )
 
 
-def adopt(obj, saved) -> None:
-    """Let the admin go on with the object it built, now that a service has saved it."""
-    obj.__dict__.update(saved.__dict__)
-
-
 def save_grants(request, formset, kind: str) -> None:
     """Route an inline formset of memberships or assignments through the services."""
     add, update, remove = {
@@ -70,7 +66,7 @@ def save_grants(request, formset, kind: str) -> None:
     for grant in formset.deleted_objects:
         remove(**{kind: getattr(grant, kind)}, user=grant.user, actor=request.user)
     for grant in formset.new_objects:
-        adopt(
+        copy_saved_fields(
             grant,
             add(
                 **{kind: getattr(grant, kind)},
@@ -99,7 +95,7 @@ def save_grants(request, formset, kind: str) -> None:
                 source=grant.source,
                 expires_at=grant.expires_at,
             )
-        adopt(grant, saved)
+        copy_saved_fields(grant, saved)
 
 
 class GroupMembershipInline(admin.TabularInline):
@@ -266,7 +262,7 @@ class UserAdmin(DjangoUserAdmin):
                 last_name=obj.last_name,
                 password=form.cleaned_data.get("password1") if usable else None,
             )
-            adopt(obj, created)
+            copy_saved_fields(obj, created)
             return
         changes = {
             field: form.cleaned_data[field]
@@ -275,7 +271,9 @@ class UserAdmin(DjangoUserAdmin):
         }
         changes.update(form.changed_attributes())
         if changes:
-            adopt(obj, services.user_update_profile(user=obj, actor=request.user, changes=changes))
+            copy_saved_fields(
+                obj, services.user_update_profile(user=obj, actor=request.user, changes=changes)
+            )
 
     def save_related(self, request, form, formsets, change):
         rights = {"is_staff", "is_superuser", "groups", "user_permissions"}
@@ -334,7 +332,7 @@ class ResourceAdmin(admin.ModelAdmin):
             saved = type(self).update_service(**{self.kind: obj}, actor=request.user, **values)
         else:
             saved = type(self).create_service(actor=request.user, **values)
-        adopt(obj, saved)
+        copy_saved_fields(obj, saved)
 
     def save_related(self, request, form, formsets, change):
         """Owners were saved by the service with the rest."""
@@ -400,7 +398,7 @@ class GrantAdmin(admin.ModelAdmin):
                 source=obj.source,
                 expires_at=obj.expires_at,
             )
-        adopt(obj, saved)
+        copy_saved_fields(obj, saved)
 
     def delete_model(self, request, obj):
         self.remove(**{self.kind: getattr(obj, self.kind)}, user=obj.user, actor=request.user)
@@ -453,7 +451,7 @@ class ProfileAttributeAdmin(admin.ModelAdmin):
             saved = services.profile_attribute_update(attribute=obj, actor=request.user, **values)
         else:
             saved = services.profile_attribute_create(actor=request.user, **values)
-        adopt(obj, saved)
+        copy_saved_fields(obj, saved)
 
     def delete_model(self, request, obj):
         services.profile_attribute_delete(attribute=obj, actor=request.user)

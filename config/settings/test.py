@@ -17,7 +17,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 Q_CLUSTER = {**Q_CLUSTER, "sync": env.bool("Q_SYNC", default=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a real queue worker process can open the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}
+    test_database = BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(test_database)}
     (BASE_DIR / "var").mkdir(exist_ok=True)
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 SECURE_SSL_REDIRECT = False

@@ -166,3 +166,15 @@ def test_admin_pages_render(admin_client):
     assert admin_client.get(reverse("admin:catalog_configlist_add")).status_code == 200
     change_url = reverse("admin:catalog_configlist_change", args=[config_list.pk])
     assert admin_client.get(change_url).status_code == 200
+
+
+def test_admin_reports_a_taken_name_on_the_name_field(admin_client):
+    ConfigListFactory(name="Buildings")
+
+    response = admin_client.post(
+        reverse("admin:catalog_configlist_add"), form_data(name="BUILDINGS", key="sites")
+    )
+
+    assert response.status_code == 200
+    assert "name" in response.context["adminform"].form.errors
+    assert catalog_events() == []

@@ -225,3 +225,13 @@ def test_admin_pages_render(admin_client):
         reverse("admin:teams_team_changelist"), {"assignment_strategy": "round_robin"}
     )
     assert filtered.status_code == 200
+
+
+def test_admin_reports_a_taken_name_on_the_name_field(admin_client):
+    TeamFactory(name="Facilities")
+
+    response = admin_client.post(reverse("admin:teams_team_add"), form_data(name="FACILITIES"))
+
+    assert response.status_code == 200
+    assert "name" in response.context["adminform"].form.errors
+    assert team_event_types() == []

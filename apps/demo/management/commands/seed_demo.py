@@ -12,8 +12,8 @@ from apps.directory.models import Application, Group, ProfileAttribute, User
 from apps.teams import services as teams
 from apps.teams.models import Team
 
-ADMIN_PASSWORD = "gatehouse-admin"  # noqa: S105  demo only, documented in the README
-DEMO_PASSWORD = "gatehouse-demo"  # noqa: S105  demo only, documented in the README
+ADMIN_PASSWORD = "gatehouse-admin"
+DEMO_PASSWORD = "gatehouse-demo"
 
 # (username, first, last, title, department, manager username)
 NAMED_PEOPLE = [
