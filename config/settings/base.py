@@ -53,6 +53,7 @@ LOCAL_APPS = [
     "apps.directory",
     "apps.teams",
     "apps.catalog",
+    "apps.access_requests",
     "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
