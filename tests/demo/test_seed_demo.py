@@ -42,3 +42,18 @@ def test_seed_demo_twice_changes_nothing():
     call_command("seed_demo", stdout=io.StringIO())
 
     assert (User.objects.count(), Group.objects.count(), SystemLogEvent.objects.count()) == counts
+
+
+def test_seed_demo_offers_the_badge_journey_with_a_pending_request_for_bob():
+    from apps.access_requests.models import AccessRequest, RequestStatus, RequestType
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    badge = RequestType.objects.get(name="Badge access to a building")
+    kinds = list(badge.steps.values_list("kind", flat=True))
+    assert kinds.count("question") == 4 and "approval" in kinds and kinds[-1] == "task"
+    request = AccessRequest.objects.get(request_type=badge, requester__username="alice")
+    assert request.status == RequestStatus.PENDING
+    assert request.assignee.username in {"carol", "dave"}
+    assert [a.approver.username for a in request.approvals.all()] == ["bob"]
+    assert RequestType.objects.filter(resource_group__name="VPN Users").exists()

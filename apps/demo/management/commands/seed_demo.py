@@ -5,6 +5,17 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apps.access_requests import services as requests
+from apps.access_requests.models import (
+    AccessRequest,
+    ActionKind,
+    ApproverKind,
+    QuestionType,
+    RequestType,
+    RequestTypeStatus,
+    Step,
+    StepKind,
+)
 from apps.catalog import services as catalog
 from apps.catalog.models import ConfigList
 from apps.directory import services as directory
@@ -166,10 +177,12 @@ class Command(BaseCommand):
                 catalog.config_list_add_item(
                     config_list=buildings, actor=admin, value=value, label=label
                 )
+        self._request_types(admin, badge_team, buildings)
         summary = (
             f"Demo organisation ready: {User.objects.count()} people, "
             f"{Group.objects.count()} groups, {Application.objects.count()} applications, "
-            f"{Team.objects.count()} teams. Sign in as admin / {ADMIN_PASSWORD} "
+            f"{Team.objects.count()} teams, {RequestType.objects.count()} request types. "
+            f"Sign in as admin / {ADMIN_PASSWORD} "
             f"(or alice, bob, carol, dave / {DEMO_PASSWORD})."
         )
         self.stdout.write(self.style.SUCCESS(summary))
@@ -223,3 +236,135 @@ class Command(BaseCommand):
             if not team.members.filter(pk=user.pk).exists():
                 teams.team_add_member(team=team, user=user, actor=admin)
         return team
+
+    def _request_types(self, admin, badge_team, buildings):
+        """The badge-access journey, a time-bound group request and an application request."""
+        service_desk = Team.objects.get(name="IT Service Desk")
+        sofia = User.objects.get(username="sofia")
+        crm = Application.objects.get(name="Salesforce CRM")
+        if not crm.owners.exists():
+            directory.application_update(application=crm, actor=admin, owners=[sofia])
+        self._request_type(
+            admin,
+            name="Badge access to a building",
+            description="Ask for your badge to open a building. Your manager approves, then the "
+            "Badge Access team makes the change.",
+            owning_team=badge_team,
+            steps=[
+                {
+                    "kind": StepKind.QUESTION,
+                    "key": "business_justification",
+                    "label": "Business justification",
+                    "question_type": QuestionType.LONG_TEXT,
+                },
+                {
+                    "kind": StepKind.QUESTION,
+                    "key": "building",
+                    "label": "Building",
+                    "question_type": QuestionType.LIST_CHOICE,
+                    "config_list": buildings,
+                },
+                {
+                    "kind": StepKind.QUESTION,
+                    "key": "data_center_escort",
+                    "label": "Do you need an escort in the data center?",
+                    "question_type": QuestionType.BOOLEAN,
+                    "required": False,
+                    "condition_key": "building",
+                    "condition_operator": "equals",
+                    "condition_value": "data-center",
+                },
+                {
+                    "kind": StepKind.QUESTION,
+                    "key": "end_date",
+                    "label": "Access needed until",
+                    "question_type": QuestionType.DATE,
+                },
+                {
+                    "kind": StepKind.APPROVAL,
+                    "approver_kind": ApproverKind.MANAGER,
+                    "timeout_hours": 48,
+                    "on_timeout": "escalate",
+                },
+                {
+                    "kind": StepKind.TASK,
+                    "title": "Perform the badge change, then close",
+                    "instructions": "Program the badge for the building requested, then complete "
+                    "this task to close the request.",
+                },
+            ],
+        )
+        vpn = Group.objects.get(name="VPN Users")
+        self._request_type(
+            admin,
+            name="Add me to a group: VPN Users",
+            description="Temporary membership of VPN Users, removed automatically at the end "
+            "date you choose.",
+            owning_team=service_desk,
+            resource_group=vpn,
+            steps=[
+                {
+                    "kind": StepKind.QUESTION,
+                    "key": "reason",
+                    "label": "Why do you need it?",
+                    "question_type": QuestionType.TEXT,
+                },
+                {
+                    "kind": StepKind.QUESTION,
+                    "key": "until",
+                    "label": "Until",
+                    "question_type": QuestionType.DATE,
+                },
+                {"kind": StepKind.APPROVAL, "approver_kind": ApproverKind.MANAGER},
+                {
+                    "kind": StepKind.ACTION,
+                    "action_kind": ActionKind.GRANT_RESOURCE,
+                    "end_date_key": "until",
+                },
+            ],
+        )
+        self._request_type(
+            admin,
+            name="Salesforce CRM access",
+            description="An account on the CRM, approved by your manager and the CRM owner.",
+            owning_team=service_desk,
+            resource_application=crm,
+            steps=[
+                {
+                    "kind": StepKind.QUESTION,
+                    "key": "role",
+                    "label": "Role needed",
+                    "question_type": QuestionType.OPTIONS,
+                    "options": "read|Read only\nedit|Edit records\nadmin|Administrator",
+                },
+                {"kind": StepKind.APPROVAL, "approver_kind": ApproverKind.MANAGER},
+                {"kind": StepKind.APPROVAL, "approver_kind": ApproverKind.RESOURCE_OWNER},
+                {
+                    "kind": StepKind.ACTION,
+                    "action_kind": ActionKind.GRANT_RESOURCE,
+                    "duration_days": 90,
+                },
+            ],
+        )
+        badge = RequestType.objects.get(name="Badge access to a building")
+        alice = User.objects.get(username="alice")
+        if not AccessRequest.objects.filter(requester=alice, request_type=badge).exists():
+            requests.request_submit(
+                request_type=badge,
+                requester=alice,
+                answers={
+                    "business_justification": "I join the Lyon team for a quarter.",
+                    "building": "lyon-office",
+                    "end_date": "2099-12-31",
+                },
+            )
+
+    def _request_type(self, admin, *, name, steps, **fields):
+        if RequestType.objects.filter(name=name).exists():
+            return
+        request_type = RequestType.objects.create(
+            name=name, status=RequestTypeStatus.ACTIVE, **fields
+        )
+        for position, step in enumerate(steps, start=1):
+            Step.objects.create(request_type=request_type, position=position * 10, **step)
+        requests.request_type_record_change(request_type=request_type, actor=admin, created=True)
