@@ -258,7 +258,12 @@ def test_deleting_an_attribute_clears_its_values_and_logs_one_event(
     assert event.target_id == str(attribute.pk)
     assert event.actor == actor
     assert event.data == {
-        "old": {"name": "badgeNumber", "label": "Badge number", "type": "number", "description": ""},
+        "old": {
+            "name": "badgeNumber",
+            "label": "Badge number",
+            "type": "number",
+            "description": "",
+        },
         "new": None,
         "values_cleared": 2,
     }
