@@ -42,9 +42,12 @@ class AuditedPasswordChangeForm(AdminPasswordChangeForm):
             if self.cleaned_data.get("set_usable_password", True)
             else None
         )
-        return services.user_set_password(
+        saved = services.user_set_password(
             user=self.user, actor=_password_actor.get(), raw_password=password
         )
+        # The admin keeps the session signed in with form.user's hash: give it the new one.
+        copy_saved_fields(self.user, saved)
+        return self.user
 
 
 def save_grants(request, formset, kind: str) -> None:

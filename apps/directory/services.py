@@ -116,6 +116,8 @@ def user_update_profile(*, user: User, actor: User | None, changes: Mapping[str,
     user = User.objects.select_for_update().get(pk=user.pk)
     standard = {key: value for key, value in changes.items() if key in PROFILE_FIELDS}
     custom = {key: value for key, value in changes.items() if key not in PROFILE_FIELDS}
+    if "email" in standard:
+        standard["email"] = User.objects.normalize_email(standard["email"])
     if "manager" in standard:
         standard["manager"] = _resolve_manager(standard["manager"])
         _check_reporting_line(user, standard["manager"])
@@ -489,8 +491,7 @@ def _check_grant_window(expires_at: dt.datetime | None) -> None:
 
 
 def _grant_add(kind, resource, *, user, actor, source, expires_at):
-    if source not in GrantSource.values:
-        raise ValidationError({"source": f"Unknown source {source!r}."})
+    _check_source(source)
     _check_grant_window(expires_at)
     lookup = {kind.parent_field: resource, "user": user}
     grant = kind.grant_model.objects.select_for_update().filter(**lookup).first()
@@ -511,13 +512,19 @@ def _grant_add(kind, resource, *, user, actor, source, expires_at):
     return grant
 
 
+def _check_source(source: str) -> None:
+    if source not in GrantSource.values:
+        raise ValidationError({"source": f"Unknown source {source!r}."})
+
+
 def _grant_update(kind, grant, *, actor, source, expires_at):
+    _check_source(source)
     grant = kind.grant_model.objects.select_for_update().get(pk=grant.pk)
+    if (grant.source, grant.expires_at) == (source, expires_at):
+        return grant  # datetimes compare as moments, whatever their time zone
     old = _grant_values(grant)
     grant.source, grant.expires_at = source, expires_at
     new = _grant_values(grant)
-    if new == old:
-        return grant
     _check_grant_window(expires_at)
     grant.save(update_fields=["source", "expires_at"])
     resource = getattr(grant, kind.parent_field)
