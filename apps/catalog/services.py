@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from apps.audit.changes import old_and_new
 from apps.audit.services import emit
 from apps.catalog import events
 from apps.catalog.models import ConfigList, ConfigListItem
@@ -96,7 +97,7 @@ def config_list_update(
         events.CONFIG_LIST_UPDATED,
         actor=actor,
         target=config_list,
-        data={"old": {f: old[f] for f in changed}, "new": {f: new[f] for f in changed}},
+        data=old_and_new(old, new, changed),
     )
     return config_list
 
@@ -164,8 +165,7 @@ def config_list_update_item(
         actor=actor,
         target=item.config_list,
         data={
-            "old": {f: old[f] for f in changed},
-            "new": {f: new[f] for f in changed},
+            **old_and_new(old, new, changed),
             **_item_context(item, item.config_list),
         },
     )

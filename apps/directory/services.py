@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from apps.audit.catalogue import EventType
+from apps.audit.changes import old_and_new
 from apps.audit.services import emit
 from apps.directory import events
 from apps.directory.attributes import coerce_attribute_value
@@ -358,7 +359,7 @@ def profile_attribute_update(
         events.ATTRIBUTE_UPDATED,
         actor=actor,
         target=attribute,
-        data={"old": {f: old[f] for f in changed}, "new": {f: new[f] for f in changed}},
+        data=old_and_new(old, new, changed),
     )
     return attribute
 
@@ -468,7 +469,7 @@ def _resource_update(kind, resource, *, actor, changes):
             kind.updated,
             actor=actor,
             target=resource,
-            data={"old": {f: old[f] for f in changed}, "new": {f: new[f] for f in changed}},
+            data=old_and_new(old, new, changed),
         )
     return resource
 

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.changes import old_and_new
 from apps.audit.services import emit
 from apps.directory.models import User, UserStatus
 from apps.teams import events
@@ -108,7 +109,7 @@ def team_update(*, team: Team, actor: User | None, **changes: Any) -> Team:
         events.TEAM_UPDATED,
         actor=actor,
         target=team,
-        data={"old": {f: old[f] for f in changed}, "new": {f: new[f] for f in changed}},
+        data=old_and_new(old, new, changed),
     )
     return team
 
