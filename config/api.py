@@ -6,11 +6,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.core.statemachine import IllegalTransition
+from apps.core.statemachine import IllegalTransition, StateConflict
 
 
 def exception_handler(exc, context):
-    """Map Django validation errors to 400, refused transitions to 409, the rest to DRF."""
+    """Validation errors → 400 by field; refused moves and state conflicts → 409; rest → DRF."""
+    if isinstance(exc, StateConflict):
+        return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             detail = {field: [str(m) for m in msgs] for field, msgs in exc.message_dict.items()}

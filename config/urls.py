@@ -18,6 +18,7 @@ admin.site.index_title = "Configuration"
 api_v1 = [
     path("", include("apps.directory.api_urls")),
     path("", include("apps.audit.api_urls")),
+    path("", include("apps.access_requests.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -73,3 +73,63 @@ class ConfigListItemFactory(factory.django.DjangoModelFactory):
     config_list = factory.SubFactory(ConfigListFactory)
     value = factory.Sequence(lambda n: f"value-{n}")
     position = factory.Sequence(lambda n: n + 1)
+
+
+# --- Access requests: request types and their steps (models named by label, as above) -------
+
+
+def _next_position(request_type) -> int:
+    """One past the last step of `request_type`, so steps come in the order they are made."""
+    last = request_type.steps.order_by("-position").values_list("position", flat=True).first()
+    return (last or 0) + 1
+
+
+class RequestTypeFactory(factory.django.DjangoModelFactory):
+    """An active request type, open to everyone, owned by a new team; steps come separately."""
+
+    class Meta:
+        model = "access_requests.RequestType"
+
+    name = factory.Sequence(lambda n: f"Request type {n}")
+    owning_team = factory.SubFactory(TeamFactory)
+    status = "active"
+
+
+class StepFactory(factory.django.DjangoModelFactory):
+    """A step placed after the request type's existing steps."""
+
+    class Meta:
+        model = "access_requests.Step"
+
+    request_type = factory.SubFactory(RequestTypeFactory)
+    position = factory.LazyAttribute(lambda o: _next_position(o.request_type))
+
+
+class QuestionStepFactory(StepFactory):
+    """A required text question (set question_type, options, config_list... as needed)."""
+
+    kind = "question"
+    key = factory.Sequence(lambda n: f"question_{n}")
+    label = factory.LazyAttribute(lambda o: f"{o.key.replace('_', ' ').capitalize()}?")
+    question_type = "text"
+
+
+class ApprovalStepFactory(StepFactory):
+    """An approval by the requester's manager (set approver_kind and its target as needed)."""
+
+    kind = "approval"
+    approver_kind = "manager"
+
+
+class GrantStepFactory(StepFactory):
+    """Grant the request type's group or application (optionally for duration_days)."""
+
+    kind = "action"
+    action_kind = "grant_resource"
+
+
+class TaskStepFactory(StepFactory):
+    """A task for the request's assignee."""
+
+    kind = "task"
+    title = factory.Sequence(lambda n: f"Task {n}")

@@ -29,6 +29,13 @@ def may_see_everything(user: User) -> bool:
     )
 
 
+def may_administer(user: User) -> bool:
+    """Admins who may act on anyone's request: superusers, and staff with the change permission."""
+    return user.is_superuser or (
+        user.is_staff and user.has_perm("access_requests.change_accessrequest")
+    )
+
+
 def visibility_filter(user: User) -> Q:
     """Requests `user` may see: theirs, those they approve or are assigned, their team's."""
     return (

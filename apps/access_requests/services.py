@@ -43,13 +43,21 @@ from apps.access_requests.models import (
 )
 from apps.access_requests.selectors import (
     can_see_request,
-    may_see_everything,
+    may_administer,
     request_type_visible_to,
 )
 from apps.audit.models import Outcome
 from apps.audit.services import emit
+from apps.core.statemachine import StateConflict
 from apps.directory import services as directory
-from apps.directory.models import Application, GrantSource, Group, User
+from apps.directory.models import (
+    AppAssignment,
+    Application,
+    GrantSource,
+    Group,
+    GroupMembership,
+    User,
+)
 from apps.teams.services import team_pick_assignee
 
 logger = logging.getLogger(__name__)
@@ -117,7 +125,7 @@ def _move(request: AccessRequest, verb: str, *, actor: User | None, reason: str)
 def _locked(request: AccessRequest) -> AccessRequest:
     return (
         AccessRequest.objects.select_for_update(of=("self",))
-        .select_related("requester", "requester__manager")
+        .select_related("requester", "requester__manager", "request_type")
         .get(pk=request.pk)
     )
 
@@ -133,10 +141,10 @@ def request_submit(
     request_type = RequestType.objects.select_related(
         "owning_team", "resource_group", "resource_application", "resource_item"
     ).get(pk=request_type.pk)
-    if request_type.status != RequestTypeStatus.ACTIVE:
-        raise ValidationError({"request_type": "This request type is not open for requests."})
     if not request_type_visible_to(request_type, requester):
         raise PermissionDenied("This request type is not offered to you.")
+    if request_type.status != RequestTypeStatus.ACTIVE:
+        raise ValidationError({"request_type": "This request type is not open for requests."})
     frozen = chain.snapshot(request_type, request_type.steps.all())
     cleaned = chain.clean_answers(frozen, answers or {})
     assignee = team_pick_assignee(team=request_type.owning_team)
@@ -287,39 +295,49 @@ def _grant_end(request: AccessRequest, step: Mapping[str, Any]) -> dt.datetime |
     return None
 
 
+# How a request grants each kind of resource, through the directory's services.
+_GRANTERS = {
+    "group": (Group, GroupMembership, directory.group_add_member),
+    "application": (Application, AppAssignment, directory.application_assign),
+}
+
+
 def _grant(request: AccessRequest, index: int, step: Mapping[str, Any], *, actor) -> None:
     resource = request.snapshot["resource"]
     ends_at = _grant_end(request, step)
+    kind = resource["kind"]
+    model, holding_model, add = _GRANTERS[kind]
+    held = holding_model.objects.filter(**{f"{kind}_id": resource["id"]}, user=request.requester)
+    held = held.first()
+    if held is not None and (held.expires_at is None or (ends_at and held.expires_at >= ends_at)):
+        # Never shorten access the person already holds, nor take it back later.
+        kept = (
+            f" until {timezone.localtime(held.expires_at):%Y-%m-%d %H:%M}"
+            if held.expires_at
+            else ""
+        )
+        _record(
+            request,
+            TimelineKind.ACTION,
+            f"{request.requester} already holds {resource['name']}{kept}: left unchanged.",
+            actor=actor,
+            data={"step": index, "resource": resource},
+        )
+        return
     try:
         with transaction.atomic():
-            if resource["kind"] == "group":
-                group = Group.objects.get(pk=resource["id"])
-                directory.group_add_member(
-                    group=group,
-                    user=request.requester,
-                    actor=actor,
-                    source=GrantSource.REQUEST,
-                    expires_at=ends_at,
-                )
-                grant = AccessGrant.objects.create(
-                    request=request, user=request.requester, group=group, ends_at=ends_at
-                )
-            else:
-                application = Application.objects.get(pk=resource["id"])
-                directory.application_assign(
-                    application=application,
-                    user=request.requester,
-                    actor=actor,
-                    source=GrantSource.REQUEST,
-                    expires_at=ends_at,
-                )
-                grant = AccessGrant.objects.create(
-                    request=request,
-                    user=request.requester,
-                    application=application,
-                    ends_at=ends_at,
-                )
-    except (ValidationError, Group.DoesNotExist, Application.DoesNotExist) as error:
+            target = model.objects.get(pk=resource["id"])
+            add(
+                **{kind: target},
+                user=request.requester,
+                actor=actor,
+                source=GrantSource.REQUEST,
+                expires_at=ends_at,
+            )
+            grant = AccessGrant.objects.create(
+                request=request, user=request.requester, ends_at=ends_at, **{kind: target}
+            )
+    except (ValidationError, model.DoesNotExist) as error:
         message = "; ".join(getattr(error, "messages", [str(error)]))
         _record(
             request,
@@ -387,9 +405,9 @@ def approval_decide(
         raise PermissionDenied("This approval is not yours to decide.")
     level = approval.level
     if approval.status != ApprovalStatus.PENDING or level.status != LevelStatus.PENDING:
-        raise ValidationError({"detail": "This approval is already settled."})
+        raise StateConflict("This approval is already settled.")
     if request.status != RequestStatus.PENDING:
-        raise ValidationError({"detail": f"The request is {request.get_status_display()}."})
+        raise StateConflict(f"The request is {request.get_status_display().lower()}.")
 
     now = timezone.now()
     approval.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
@@ -448,7 +466,7 @@ def _settle(level: ApprovalLevel, status: str) -> None:
 def request_cancel(*, request: AccessRequest, actor: User, reason: str = "") -> AccessRequest:
     """The requester (or an admin) withdraws an open request; access it gave is removed."""
     request = _locked(request)
-    if actor.pk != request.requester_id and not may_see_everything(actor):
+    if actor.pk != request.requester_id and not may_administer(actor):
         raise PermissionDenied("Only the requester or an admin can cancel this request.")
     REQUEST_LIFECYCLE.target("cancel", request.status, subject=f"request #{request.pk}")
     for level in request.levels.filter(status=LevelStatus.PENDING):
@@ -465,14 +483,14 @@ def request_cancel(*, request: AccessRequest, actor: User, reason: str = "") -> 
 @transaction.atomic
 def request_comment(*, request: AccessRequest, actor: User, text: str) -> TimelineEntry:
     """Add a comment to the request's thread (requester, approvers, assignee, team, admins)."""
+    if not can_see_request(actor, request):
+        raise PermissionDenied("You cannot comment on this request.")
     text = (text or "").strip()
     if not text:
         raise ValidationError({"text": "Write a comment."})
     if len(text) > 5000:
         raise ValidationError({"text": "At most 5000 characters."})
     request = _locked(request)
-    if not can_see_request(actor, request):
-        raise PermissionDenied("You cannot comment on this request.")
     entry = _record(request, TimelineKind.COMMENT, text, actor=actor)
     if request.is_open:
         _touch(request)
@@ -487,16 +505,16 @@ def task_complete(*, task: Task, actor: User, note: str = "") -> AccessRequest:
     """The assignee (or a member of the owning team, or an admin) marks the task done."""
     request = _locked(task.request)
     task = Task.objects.get(pk=task.pk)
-    team_id = request.snapshot["owning_team_id"]
+    team_id = request.request_type.owning_team_id  # the team that owns the type now
     allowed = (
         actor.pk == task.assignee_id
         or actor.teams.filter(pk=team_id).exists()
-        or may_see_everything(actor)
+        or may_administer(actor)
     )
     if not allowed:
         raise PermissionDenied("This task is not yours.")
     if task.status != TaskStatus.OPEN:
-        raise ValidationError({"detail": f"This task is {task.get_status_display().lower()}."})
+        raise StateConflict(f"This task is {task.get_status_display().lower()}.")
     task.status = TaskStatus.COMPLETED
     task.completed_at = timezone.now()
     task.completed_by = actor
@@ -533,7 +551,7 @@ def delegation_create(
     reason: str = "",
 ) -> ApproverDelegation:
     """Hand `approver`'s new approvals to `delegate` between two moments."""
-    if actor.pk != approver.pk and not may_see_everything(actor):
+    if actor.pk != approver.pk and not may_administer(actor):
         raise PermissionDenied("You can only delegate your own approvals.")
     delegation = ApproverDelegation(
         approver=approver, delegate=delegate, starts_at=starts_at, ends_at=ends_at, reason=reason

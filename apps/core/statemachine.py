@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+
 
 class IllegalTransition(Exception):
     """A verb was applied to an object whose current state does not allow it."""
@@ -22,6 +24,13 @@ class IllegalTransition(Exception):
             f"Cannot {verb} {subject}: it is {current}; {verb} is allowed only from "
             f"{', '.join(self.allowed_from)}."
         )
+
+
+class StateConflict(ValidationError):
+    """The object moved on meanwhile: already decided, no longer open (the API answers 409).
+
+    A ValidationError, so forms and pages that show validation errors show this one too.
+    """
 
 
 @dataclass(frozen=True)
