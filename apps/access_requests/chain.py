@@ -62,10 +62,14 @@ def validate_step_chain(request_type: RequestType, steps: Iterable[Step]) -> Non
     """Raise ValidationError listing every problem of the chain, each naming its step."""
     errors: list[str] = []
     questions: dict[str, Step] = {}
-    for number, step in enumerate(sorted(steps, key=lambda s: s.position), start=1):
-        where = f"Step {number} ({step.get_kind_display() if step.kind else 'no kind'})"
+    ordered = sorted(steps, key=lambda s: s.position)
+    positions = [step.position for step in ordered]
+    for position in sorted({p for p in positions if positions.count(p) > 1}):
+        errors.append(f"Position {position} is given to more than one step: number them in order.")
+    for step in ordered:
+        kind = step.get_kind_display() if step.kind in StepKind.values else "unknown kind"
         for problem in _step_problems(request_type, step, questions):
-            errors.append(f"{where}: {problem}")
+            errors.append(f"Step at position {step.position} ({kind}): {problem}")
         if step.kind == StepKind.QUESTION and step.key:
             questions[step.key] = step
     if errors:
@@ -74,8 +78,8 @@ def validate_step_chain(request_type: RequestType, steps: Iterable[Step]) -> Non
 
 def _step_problems(request_type, step: Step, earlier: Mapping[str, Step]) -> list[str]:
     problems: list[str] = []
-    if not step.kind:
-        return ["choose what kind of step this is."]
+    if step.kind not in StepKind.values:
+        return ["choose what kind of step this is (question, approval, action or task)."]
     if step.condition_key or step.condition_operator:
         problems += _condition_problems(step, earlier)
     checker = {

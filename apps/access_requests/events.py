@@ -77,3 +77,8 @@ DELEGATION_CREATED = register(
     "An approver handed their approvals to a delegate for a period.",
     {"new": "delegate, start and end"},
 )
+REQUEST_TYPE_STATUS_CHANGED = register(
+    "access_request.request_type.status_changed",
+    "An admin opened a request type for requests, or closed it (its version is unchanged).",
+    {"old": "status before", "new": "status after"},
+)

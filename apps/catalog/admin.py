@@ -94,3 +94,33 @@ class ConfigListAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for config_list in queryset:
             services.config_list_delete(config_list=config_list, actor=request.user)
+
+
+@admin.register(ConfigListItem)
+class ConfigListItemAdmin(admin.ModelAdmin):
+    """Items of all lists, read-only and off the index: the search behind resource autocomplete.
+
+    Items are edited on their list's page; request types pick one as their resource.
+    """
+
+    list_display = ["value", "label", "config_list", "position", "active"]
+    list_filter = ["active", "config_list"]
+    list_select_related = ["config_list"]
+    search_fields = ["value", "label", "config_list__name"]
+
+    def has_module_permission(self, request):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        # Allowed so that deleting a list may take its items along; logged like the inline.
+        services.config_list_remove_item(item=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for item in queryset:
+            services.config_list_remove_item(item=item, actor=request.user)

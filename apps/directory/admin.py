@@ -302,6 +302,7 @@ class ResourceAdmin(admin.ModelAdmin):
     """What groups and applications share: owners, a holder count, writes through services."""
 
     search_fields = ("name", "description")
+    ordering = ("name",)
     autocomplete_fields = ("owners",)
     fields = ("name", "description", "owners", "holders_link")
     readonly_fields = ("holders_link",)

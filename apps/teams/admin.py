@@ -85,6 +85,7 @@ class TeamAdmin(admin.ModelAdmin):
     """Teams, their assignment strategy and their members."""
 
     form = TeamAdminForm
+    ordering = ("name",)
     list_display = ["name", "assignment_strategy", "fixed_member", "member_count", "updated_at"]
     list_filter = ["assignment_strategy"]
     search_fields = ["name", "description"]

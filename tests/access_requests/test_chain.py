@@ -184,7 +184,7 @@ def test_a_condition_on_a_later_question_is_refused_naming_the_step():
     ]
 
     assert chain_problems(request_type, steps) == [
-        "Step 1 (Approval): the condition refers to 'building', which is not an earlier question."
+        "Step at position 1 (Approval): the condition refers to 'building', which is not an earlier question."
     ]
 
 
@@ -204,7 +204,7 @@ def test_a_condition_on_a_missing_question_is_refused_naming_the_step():
     ]
 
     assert chain_problems(request_type, steps) == [
-        "Step 2 (Approval): the condition refers to 'floor', which is not an earlier question."
+        "Step at position 2 (Approval): the condition refers to 'floor', which is not an earlier question."
     ]
 
 
@@ -215,7 +215,7 @@ def test_an_approval_by_group_without_a_group_is_refused_naming_the_step():
     problems = chain_problems(request_type, steps)
 
     assert len(problems) == 1
-    assert problems[0].startswith("Step 1 (Approval): ")
+    assert problems[0].startswith("Step at position 1 (Approval): ")
     assert "needs a group" in problems[0]
 
 
@@ -227,7 +227,7 @@ def test_an_approval_by_the_resource_owner_without_a_resource_is_refused_naming_
     ]
 
     assert chain_problems(request_type, steps) == [
-        "Step 2 (Approval): approval by the resource owner needs a group or application resource."
+        "Step at position 2 (Approval): approval by the resource owner needs a group or application resource."
     ]
 
 
@@ -239,7 +239,7 @@ def test_a_grant_end_date_on_a_question_that_is_not_a_date_is_refused_naming_the
     ]
 
     assert chain_problems(request_type, steps) == [
-        "Step 2 (Action): the end date question 'why' is not a date."
+        "Step at position 2 (Action): the end date question 'why' is not a date."
     ]
 
 
@@ -251,7 +251,7 @@ def test_a_grant_end_date_on_a_later_question_is_refused_naming_the_step():
     ]
 
     assert chain_problems(request_type, steps) == [
-        "Step 1 (Action): the end date refers to 'until', not an earlier question."
+        "Step at position 1 (Action): the end date refers to 'until', not an earlier question."
     ]
 
 
@@ -260,7 +260,7 @@ def test_duplicate_question_keys_are_refused_naming_the_step():
     steps = [question(request_type, 1, "why"), question(request_type, 2, "why")]
 
     assert chain_problems(request_type, steps) == [
-        "Step 2 (Question): the key 'why' is used by an earlier question."
+        "Step at position 2 (Question): the key 'why' is used by an earlier question."
     ]
 
 
@@ -275,8 +275,8 @@ def test_every_problem_of_a_chain_is_listed_at_once():
     problems = chain_problems(request_type, steps)
 
     assert [problem.split(":")[0] for problem in problems] == [
-        "Step 1 (Approval)",
-        "Step 3 (Question)",
+        "Step at position 1 (Approval)",
+        "Step at position 3 (Question)",
     ]
 
 
@@ -284,7 +284,7 @@ def test_saving_a_type_with_a_broken_chain_is_refused_and_keeps_its_version(admi
     request_type = RequestTypeFactory()
     ApprovalStepFactory(request_type=request_type, approver_kind="group")
 
-    with pytest.raises(ValidationError, match="Step 1"):
+    with pytest.raises(ValidationError, match="Step at position 1"):
         services.request_type_record_change(
             request_type=request_type, actor=admin_user, created=False
         )
