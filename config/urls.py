@@ -1,4 +1,4 @@
-"""Top-level URL map: admin, API, health."""
+"""Top-level URL map: admin, API, health, and the portal at the root."""
 
 from django.contrib import admin
 from django.http import JsonResponse
@@ -27,4 +27,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz", health, name="health"),
+    path("", include("apps.portal.urls", namespace="portal")),
 ]

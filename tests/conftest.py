@@ -15,4 +15,5 @@ def user(db):
     return UserFactory()
 
 
+from tests.mail import smtp_server  # noqa: E402,F401  (fixture)
 from tests.queue import queue_cluster  # noqa: E402,F401  (fixture)

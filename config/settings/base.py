@@ -54,6 +54,7 @@ LOCAL_APPS = [
     "apps.teams",
     "apps.catalog",
     "apps.access_requests",
+    "apps.portal",
     "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -83,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.portal.context_processors.navigation",
             ],
         },
     },
@@ -110,7 +112,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Identity -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "directory.User"
 AUTHENTICATION_BACKENDS = ["apps.directory.backends.EmailOrUsernameBackend"]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -152,6 +155,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Access requests, directory and automation.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `status` field with their own choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "UserStatusEnum": "apps.directory.models.UserStatus",
+        "RequestStatusEnum": "apps.access_requests.models.RequestStatus",
+        "ApprovalStatusEnum": "apps.access_requests.models.ApprovalStatus",
+        "TaskStatusEnum": "apps.access_requests.models.TaskStatus",
+        "QuestionTypeEnum": "apps.access_requests.models.QuestionType",
+    },
 }
 
 # --- Task queue (django-q2) -----------------------------------------------------------------
