@@ -227,7 +227,7 @@ def main() -> None:
     make_events(args.events, user_ids)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")  # what autovacuum does for a live database
     print(f"done in {time.monotonic() - started:.0f} s")
 
 

@@ -33,7 +33,7 @@ from apps.access_requests.models import (
 )
 from apps.access_requests.selectors import may_see_everything
 from apps.catalog.models import ConfigList
-from apps.core.admin_support import copy_saved_fields
+from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
 
 RESOURCE_FIELDS = ("resource_group", "resource_application", "resource_item")
@@ -451,13 +451,27 @@ class AccessRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "last_activity_at",
     )
     list_display_links = ("id", "subject")
-    list_filter = ("status", "request_type")
+    list_filter = (
+        "status",
+        "request_type",
+        "owning_team",
+        ("created_at", admin.DateFieldListFilter),
+    )
     list_select_related = ("requester", "assignee")
     search_fields = ("subject", "requester__email")
-    date_hierarchy = "created_at"
+    paginator = LargeTablePaginator
+    list_per_page = 50
     show_full_result_count = False
     actions = (cancel_requests,)
     readonly_fields = ("answers_table", "snapshot_summary")
+
+    def get_queryset(self, request):
+        requests = super().get_queryset(request)
+        match = request.resolver_match
+        if match and match.url_name == "access_requests_accessrequest_changelist":
+            return requests.defer("snapshot", "answers")  # the list shows neither
+        return requests
+
     fieldsets = (
         (None, {"fields": ("subject", "request_type", "status", "requester", "assignee")}),
         ("Answers", {"fields": ("answers_table",)}),
@@ -529,7 +543,7 @@ class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "escalated")
     list_select_related = ("request", "approver", "delegated_from")
     search_fields = ("request__subject", "approver__email")
-    date_hierarchy = "created_at"
+    paginator = LargeTablePaginator
     show_full_result_count = False
 
 
@@ -541,7 +555,7 @@ class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("request", "assignee")
     search_fields = ("title", "request__subject", "assignee__email")
-    date_hierarchy = "created_at"
+    paginator = LargeTablePaginator
     show_full_result_count = False
 
 
@@ -553,7 +567,7 @@ class AccessGrantAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", ("ends_at", admin.EmptyFieldListFilter))
     list_select_related = ("user", "group", "application", "request")
     search_fields = ("user__email", "group__name", "application__name", "request__subject")
-    date_hierarchy = "starts_at"
+    paginator = LargeTablePaginator
     show_full_result_count = False
 
     @admin.display(description="resource")
@@ -596,7 +610,7 @@ class ApproverDelegationAdmin(admin.ModelAdmin):
     list_select_related = ("approver", "delegate")
     search_fields = ("approver__email", "delegate__email", "reason")
     autocomplete_fields = ("approver", "delegate")
-    date_hierarchy = "starts_at"
+    paginator = LargeTablePaginator
     readonly_fields = ("created_at",)
 
     def get_form(self, request, obj=None, **kwargs):

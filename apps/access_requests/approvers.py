@@ -79,8 +79,7 @@ def escalation_targets(
     if step["approver_kind"] == ApproverKind.MANAGER and request.requester.manager_id:
         manager_ids.add(request.requester.manager.manager_id)
     chain.append(list(User.objects.filter(pk__in=[pk for pk in manager_ids if pk])))
-    team_id = request.snapshot.get("owning_team_id")
-    chain.append(list(User.objects.filter(teams__pk=team_id).order_by("pk")))
+    chain.append(list(User.objects.filter(teams__pk=request.owning_team_id).order_by("pk")))
     chain.append(list(User.objects.filter(is_superuser=True).order_by("pk")))
     for people in chain:
         eligible = [u for u in _active(people) if u.pk != requester_id]

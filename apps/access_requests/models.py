@@ -292,6 +292,12 @@ class AccessRequest(models.Model):
         encoder=DjangoJSONEncoder, help_text="The request type's configuration when submitted."
     )
     requester = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="access_requests")
+    owning_team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        related_name="access_requests",
+        help_text="The team that owned the type at submission: it handles the request.",
+    )
     subject = models.CharField(max_length=255)
     status = models.CharField(
         max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING
@@ -313,6 +319,9 @@ class AccessRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index(fields=["-created_at", "-id"], name="request_newest_idx"),
+            models.Index(fields=["status", "-created_at"], name="request_status_newest_idx"),
+            models.Index(fields=["owning_team", "-created_at"], name="request_team_newest_idx"),
             models.Index(fields=["requester", "-created_at"], name="request_requester_idx"),
             models.Index(fields=["assignee", "status"], name="request_assignee_idx"),
             models.Index(
@@ -420,6 +429,12 @@ class Task(models.Model):
     assignee = models.ForeignKey(
         USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        help_text="The request's owning team: its members may take the task.",
+    )
     title = models.CharField(max_length=255)
     instructions = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
@@ -432,7 +447,15 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["assignee", "status"], name="task_assignee_idx")]
+        indexes = [
+            models.Index(fields=["assignee", "status"], name="task_assignee_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="task_status_newest_idx"),
+            models.Index(
+                fields=["team", "status"],
+                condition=Q(assignee__isnull=True),
+                name="task_unassigned_team_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

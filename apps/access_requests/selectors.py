@@ -37,12 +37,13 @@ def may_administer(user: User) -> bool:
 
 
 def visibility_filter(user: User) -> Q:
-    """Requests `user` may see: theirs, those they approve or are assigned, their team's."""
+    """Requests `user` may see: theirs, assigned, to approve (or delegated), their team's."""
     return (
         Q(requester=user)
         | Q(assignee=user)
         | Q(pk__in=Approval.objects.filter(approver=user).values("request_id"))
-        | Q(request_type__owning_team__in=user.teams.values("pk"))
+        | Q(pk__in=Approval.objects.filter(delegated_from=user).values("request_id"))
+        | Q(owning_team__in=user.teams.values("pk"))
     )
 
 
@@ -105,7 +106,7 @@ def tasks_for(user: User, *, status: str | None = TaskStatus.OPEN) -> QuerySet[T
     """Tasks assigned to `user`, or unassigned in a team `user` belongs to."""
     team_ids = user.teams.values("pk")
     tasks = Task.objects.filter(
-        Q(assignee=user) | Q(assignee__isnull=True, request__request_type__owning_team__in=team_ids)
+        Q(assignee=user) | Q(assignee__isnull=True, team__in=team_ids)
     ).select_related("request", "request__requester", "request__request_type", "assignee")
     return tasks.filter(status=status) if status else tasks
 

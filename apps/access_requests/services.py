@@ -156,6 +156,7 @@ def request_submit(
         type_version=request_type.version,
         snapshot=frozen,
         requester=requester,
+        owning_team=request_type.owning_team,
         subject=subject[:255],
         assignee=assignee,
         answers=cleaned,
@@ -370,6 +371,7 @@ def _create_task(request: AccessRequest, index: int, step: Mapping[str, Any]) ->
         request=request,
         step_index=index,
         assignee=request.assignee,
+        team_id=request.owning_team_id,
         title=step["title"],
         instructions=step.get("instructions", ""),
     )
@@ -505,7 +507,7 @@ def task_complete(*, task: Task, actor: User, note: str = "") -> AccessRequest:
     """The assignee (or a member of the owning team, or an admin) marks the task done."""
     request = _locked(task.request)
     task = Task.objects.get(pk=task.pk)
-    team_id = request.request_type.owning_team_id  # the team that owns the type now
+    team_id = request.owning_team_id
     allowed = (
         actor.pk == task.assignee_id
         or actor.teams.filter(pk=team_id).exists()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.audit import catalogue, events
 from apps.audit.models import SystemLogEvent
 from apps.audit.services import emit
+from apps.core.admin_support import LargeTablePaginator
 
 CSV_COLUMNS = (
     "uuid",
@@ -119,7 +120,7 @@ class SystemLogEventAdmin(admin.ModelAdmin):
         "=correlation_id",
         "message",
     )
-    date_hierarchy = "published"
+    paginator = LargeTablePaginator
     show_full_result_count = False
     list_per_page = 50
     ordering = ("-published", "-id")

@@ -63,6 +63,7 @@ class SystemLogEvent(models.Model):
     class Meta:
         ordering = ["-published", "-id"]
         indexes = [
+            models.Index(fields=["-published", "-id"], name="audit_newest_idx"),
             models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
             models.Index(fields=["event_type", "-published"], name="audit_type_published_idx"),
             models.Index(fields=["actor", "-published"], name="audit_actor_published_idx"),

@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.core.admin_support import copy_saved_fields
+from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
 from apps.directory import services
 from apps.directory.forms import (
@@ -166,6 +166,8 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("status", "status_changed_at", "allowed_moves", "last_login", "date_joined")
     ordering = ("username",)
     show_full_result_count = False
+    list_per_page = 50
+    paginator = LargeTablePaginator
     inlines = (GroupMembershipInline, AppAssignmentInline)
     actions = [_lifecycle_action(verb) for verb in services.LIFECYCLE_SERVICES]
     fieldsets = (
@@ -381,7 +383,7 @@ class GrantAdmin(admin.ModelAdmin):
     list_filter = ("source", ("expires_at", admin.EmptyFieldListFilter))
     search_fields = ("user__username", "user__email")
     autocomplete_fields = ("user",)
-    date_hierarchy = "created_at"
+    paginator = LargeTablePaginator
     show_full_result_count = False
     readonly_fields = ("created_at", "added_by")
 

@@ -124,7 +124,10 @@ class User(ConstraintErrorsOnFields, AbstractBaseUser, PermissionsMixin):
                 violation_error_message="A user with that employee number already exists.",
             ),
         ]
-        indexes = [models.Index(fields=["last_name", "first_name"], name="directory_user_name_idx")]
+        indexes = [
+            models.Index(fields=["username"], name="directory_user_username_idx"),
+            models.Index(fields=["last_name", "first_name"], name="directory_user_name_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

@@ -164,7 +164,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tasks = list(access_request.tasks.select_related("assignee", "completed_by"))
     in_team = (
         any(t.status == TaskStatus.OPEN for t in tasks)
-        and user.teams.filter(pk=access_request.snapshot.get("owning_team_id")).exists()
+        and user.teams.filter(pk=access_request.owning_team_id).exists()
     )
     for task in tasks:
         task.can_complete = task.status == TaskStatus.OPEN and (
