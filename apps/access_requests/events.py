@@ -77,6 +77,11 @@ DELEGATION_CREATED = register(
     "An approver handed their approvals to a delegate for a period.",
     {"new": "delegate, start and end"},
 )
+DELEGATION_ENDED = register(
+    "access_request.delegation.ended",
+    "An approver ended a delegation early.",
+    {"old": "the planned end", "new": "the actual end"},
+)
 REQUEST_TYPE_STATUS_CHANGED = register(
     "access_request.request_type.status_changed",
     "An admin opened a request type for requests, or closed it (its version is unchanged).",

@@ -76,7 +76,9 @@ def build(kind: str, ids: dict[str, Any]) -> list[Mail]:
 
     if kind in ("approval_requested", "approval_reminder"):
         level = ApprovalLevel.objects.select_related("request__requester").get(pk=ids["level_id"])
-        approvals = level.approvals.filter(status=ApprovalStatus.PENDING).select_related("approver")
+        approvals = level.approvals.filter(status=ApprovalStatus.PENDING).select_related(
+            "approver", "delegated_from"
+        )
         if ids.get("escalated"):
             approvals = approvals.filter(escalated=True)
         return [
@@ -102,6 +104,8 @@ def build(kind: str, ids: dict[str, Any]) -> list[Mail]:
         person = request.assignee if kind == "assigned" else request.requester
         if person is None or not person.email:
             return []
+        if kind == "status_changed" and ids.get("status", request.status) != request.status:
+            return []  # it moved on again in the same change (approved, then closed): tell once
         return [Mail(person.email, kind, {**request_context(request), "person": person})]
     if kind == "task_created":
         task = Task.objects.select_related("request", "assignee").get(pk=ids["task_id"])
@@ -122,15 +126,25 @@ def build(kind: str, ids: dict[str, Any]) -> list[Mail]:
         grant = AccessGrant.objects.select_related("request", "user", "group", "application").get(
             pk=ids["grant_id"]
         )
+        if not grant.user.email:
+            return []
         return [Mail(grant.user.email, kind, {**request_context(grant.request), "grant": grant})]
     if kind == "commented":
-        entry = TimelineEntry.objects.select_related("request__requester", "actor").get(
-            pk=ids["entry_id"]
-        )
+        entry = TimelineEntry.objects.select_related(
+            "request__requester", "request__assignee", "actor"
+        ).get(pk=ids["entry_id"])
         request = entry.request
-        if entry.actor_id == request.requester_id:
-            return []  # the requester's own comments reach approvers in their inbox
-        return [Mail(request.requester.email, kind, {**request_context(request), "entry": entry})]
+        # Everyone in the conversation but the author: requester, assignee, pending approvers.
+        people = {request.requester_id: request.requester}
+        if request.assignee is not None:
+            people[request.assignee_id] = request.assignee
+        for approval in request.approvals.filter(status=ApprovalStatus.PENDING).select_related(
+            "approver"
+        ):
+            people[approval.approver_id] = approval.approver
+        people.pop(entry.actor_id, None)
+        context = {**request_context(request), "entry": entry}
+        return [Mail(person.email, kind, context) for person in people.values() if person.email]
     raise ValueError(f"Unknown notification {kind!r}")
 
 

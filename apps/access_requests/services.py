@@ -119,7 +119,7 @@ def _move(request: AccessRequest, verb: str, *, actor: User | None, reason: str)
         new={"status": request.status},
         reason=reason,
     )
-    notifications.later("status_changed", request_id=request.pk)
+    notifications.later("status_changed", request_id=request.pk, status=request.status)
 
 
 def _locked(request: AccessRequest) -> AccessRequest:
@@ -231,6 +231,11 @@ def _advance(request: AccessRequest, *, actor: User | None) -> None:
     request.save()
 
 
+def _level_number(request: AccessRequest, index: int) -> int:
+    """1 for the first approval step of the type, 2 for the second... (skipped ones count)."""
+    return sum(1 for step in request.steps[: index + 1] if step["kind"] == StepKind.APPROVAL)
+
+
 def _start_level(request: AccessRequest, index: int, step: Mapping[str, Any]) -> ApprovalLevel:
     approvers = resolve_approvers(request, step)
     now = timezone.now()
@@ -260,8 +265,8 @@ def _start_level(request: AccessRequest, index: int, step: Mapping[str, Any]) ->
     _record(
         request,
         TimelineKind.APPROVAL_REQUESTED,
-        f"Approval level {index + 1} started: asked {names} ({quorum} needed). "
-        + " ".join(approvers.notes),
+        f"Approval level {_level_number(request, index)} started: asked {names} "
+        f"({quorum} needed). " + " ".join(approvers.notes),
         data={"step": index, "approvers": [p.pk for p in approvers.people], "quorum": quorum},
     )
     _event(
@@ -444,7 +449,8 @@ def approval_decide(
         _record(
             request,
             TimelineKind.LEVEL_SETTLED,
-            f"Approval level {level.step_index + 1} approved ({approved} of {level.quorum}).",
+            f"Approval level {_level_number(request, level.step_index)} approved "
+            f"({approved} of {level.quorum}).",
             data={"step": level.step_index},
         )
         request.next_step = level.step_index + 1
@@ -555,6 +561,10 @@ def delegation_create(
     """Hand `approver`'s new approvals to `delegate` between two moments."""
     if actor.pk != approver.pk and not may_administer(actor):
         raise PermissionDenied("You can only delegate your own approvals.")
+    if ends_at <= timezone.now():
+        raise ValidationError({"ends_at": "The end must be in the future."})
+    if not delegate.is_active:
+        raise ValidationError({"delegate": "The delegate's account is not active."})
     delegation = ApproverDelegation(
         approver=approver, delegate=delegate, starts_at=starts_at, ends_at=ends_at, reason=reason
     )
@@ -568,6 +578,27 @@ def delegation_create(
             "old": None,
             "new": {"delegate": delegate.pk, "starts_at": starts_at, "ends_at": ends_at},
         },
+    )
+    return delegation
+
+
+@transaction.atomic
+def delegation_end(*, delegation: ApproverDelegation, actor: User) -> ApproverDelegation:
+    """End a delegation now (levels already started keep the approvers they asked)."""
+    delegation = ApproverDelegation.objects.select_for_update().get(pk=delegation.pk)
+    if actor.pk != delegation.approver_id and not may_administer(actor):
+        raise PermissionDenied("You can only end your own delegations.")
+    now = timezone.now()
+    if delegation.ends_at <= now:
+        raise StateConflict("This delegation has already ended.")
+    old_end = delegation.ends_at
+    delegation.ends_at = max(now, delegation.starts_at + dt.timedelta(seconds=1))
+    delegation.save(update_fields=["ends_at"])
+    emit(
+        events.DELEGATION_ENDED,
+        actor=actor,
+        target=delegation.approver,
+        data={"old": {"ends_at": old_end}, "new": {"ends_at": delegation.ends_at}},
     )
     return delegation
 

@@ -14,6 +14,7 @@ from apps.access_requests.models import (
     RequestStatus,
 )
 from apps.audit.models import SystemLogEvent
+from apps.core.statemachine import StateConflict
 from apps.directory.models import GroupMembership, UserStatus
 from tests.factories import (
     ApplicationFactory,
@@ -298,7 +299,13 @@ def test_an_active_delegation_sends_the_approval_to_the_delegate(alice, boss, de
 def test_outside_its_dates_a_delegation_does_not_apply(
     alice, boss, deputy, starts_in_hours, ends_in_hours
 ):
-    delegate(boss, deputy, starts_in_hours=starts_in_hours, ends_in_hours=ends_in_hours)
+    now = timezone.now()
+    ApproverDelegation.objects.create(  # a past one cannot be created through the service
+        approver=boss,
+        delegate=deputy,
+        starts_at=now + dt.timedelta(hours=starts_in_hours),
+        ends_at=now + dt.timedelta(hours=ends_in_hours),
+    )
 
     approval = submit(type_approved_by("manager"), alice).approvals.get()
 
@@ -351,3 +358,26 @@ def test_only_the_approver_or_an_admin_may_delegate_their_approvals(boss, deputy
             ends_at=now + dt.timedelta(days=1),
             actor=deputy,
         )
+
+
+def test_a_delegation_that_ends_in_the_past_or_to_an_inactive_person_is_refused(boss, deputy):
+    with pytest.raises(ValidationError) as past:
+        delegate(boss, deputy, starts_in_hours=-48, ends_in_hours=-24)
+    assert "ends_at" in past.value.message_dict
+    deputy.status = "suspended"
+    deputy.save()
+    with pytest.raises(ValidationError) as inactive:
+        delegate(boss, deputy, starts_in_hours=-1, ends_in_hours=24)
+    assert "delegate" in inactive.value.message_dict
+    assert not ApproverDelegation.objects.exists()
+
+
+def test_ending_a_delegation_sends_new_levels_back_to_the_approver(alice, boss, deputy):
+    delegation = delegate(boss, deputy, starts_in_hours=-1, ends_in_hours=24)
+
+    services.delegation_end(delegation=delegation, actor=boss)
+
+    assert submit(type_approved_by("manager"), alice).approvals.get().approver == boss
+    assert SystemLogEvent.objects.filter(event_type="access_request.delegation.ended").count() == 1
+    with pytest.raises(StateConflict):
+        services.delegation_end(delegation=delegation, actor=boss)

@@ -1,4 +1,4 @@
-"""A request never takes away access the person held before it, and viewing is not acting."""
+"""Rules found in review: existing access is kept, viewing is not acting, one e-mail per change."""
 
 from datetime import timedelta
 
@@ -79,3 +79,18 @@ def test_staff_who_may_only_view_requests_cannot_cancel_them():
     services.request_cancel(request=request, actor=operator)
     request.refresh_from_db()
     assert request.status == RequestStatus.CANCELED
+
+
+def test_approved_then_closed_in_one_change_sends_the_requester_one_e_mail(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    vpn, alice = GroupFactory(), UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.request_submit(
+            request_type=grant_type(vpn, duration_days=3), requester=alice, answers={}
+        )
+
+    assert request.status == RequestStatus.CLOSED
+    to_alice = [m for m in mailoutbox if m.to == [alice.email]]
+    assert len(to_alice) == 1
+    assert "closed" in to_alice[0].subject.lower() or "closed" in to_alice[0].body.lower()
