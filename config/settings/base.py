@@ -53,6 +53,7 @@ LOCAL_APPS = [
     "apps.directory",
     "apps.teams",
     "apps.catalog",
+    "apps.flows",
     "apps.access_requests",
     "apps.portal",
     "apps.demo",

@@ -1,0 +1,273 @@
+"""The flow engine: runs a version's cards in order and keeps their history.
+
+One `Execution` per run. Cards run in the worker's process, one after another; each card's
+record (inputs, outputs, error, timing) is kept in memory and written with one bulk insert when
+the run ends, so history costs a single statement whatever the number of cards. Nested blocks
+(branches, loops, try / if-error) run through the same `run_block`; a helper flow called and
+waited for runs in-process as a child run with its own history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.flows import registry
+from apps.flows.errors import CardError, FlowLimitExceeded, FlowStopped, TransientCardError
+from apps.flows.expressions import render
+from apps.flows.models import CardRun, FlowRun
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_BACKOFF_CAP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far one run may go before it is stopped with a clear message."""
+
+    max_cards: int = 10_000
+    max_seconds: float = 300.0
+    max_depth: int = 5
+    max_payload_bytes: int = 1_000_000
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(**getattr(settings, "FLOWS_LIMITS", {}))
+
+
+class CardFailed(Exception):
+    """A card failed and its error policy says stop: the block (or the run) ends here."""
+
+    def __init__(self, *, path: str, card_id: str, message: str):
+        self.path, self.card_id, self.message = path, card_id, message
+        super().__init__(f"card '{card_id}' ({path}): {message}")
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy for the history (dates as ISO text, anything odd as its text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class Execution:
+    """The state of one run while it executes."""
+
+    def __init__(self, run: FlowRun, *, limits: Limits | None = None, actor=None):
+        self.run = run
+        self.definition = run.version.definition
+        self.limits = limits or Limits.from_settings()
+        self.actor = actor
+        self.keep_history = run.history_saved
+        self.records: list[CardRun] = []
+        self.executed = 0
+        self.sequence = 0
+        self.deadline = time.monotonic() + self.limits.max_seconds
+        self.scope: dict[str, Any] = {"inputs": run.inputs}
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run_all(self) -> Any:
+        """Run the top-level chain; return the flow's output (its `output` template or a
+        `return` card's value)."""
+        try:
+            self.run_block(self.definition.get("cards", []), self.scope, "")
+        except FlowStopped as stop:
+            return stop.output
+        output = self.definition.get("output")
+        return render(output, self.scope) if output is not None else None
+
+    def run_block(self, cards: list[dict], scope: Mapping[str, Any], prefix: str) -> None:
+        """Run a chain of cards; each card's outputs become visible to the ones after it."""
+        for position, spec in enumerate(cards, start=1):
+            self.run_card(spec, scope, f"{prefix}{position}")
+
+    def run_card(self, spec: dict, scope: Mapping[str, Any], path: str) -> dict[str, Any]:
+        self.executed += 1
+        if self.executed > self.limits.max_cards:
+            raise CardFailed(
+                path=path,
+                card_id=spec.get("id", "?"),
+                message=f"the run executed more than {self.limits.max_cards} cards (limit)",
+            )
+        if time.monotonic() > self.deadline:
+            raise CardFailed(
+                path=path,
+                card_id=spec.get("id", "?"),
+                message=f"the run took longer than {self.limits.max_seconds:.0f} s (limit)",
+            )
+        card_id = spec.get("id", f"card{path}")
+        policy = spec.get("on_error") or {}
+        retries = int(policy.get("retries", 0)) if policy.get("policy") == "retry" else 0
+        started_at = timezone.now()
+        started = time.perf_counter()
+        attempts = 0
+        inputs: Any = None
+        outputs: dict[str, Any] | None = None
+        error = ""
+        stop: FlowStopped | None = None
+        while True:
+            attempts += 1
+            try:
+                card_type = registry.get(spec.get("card", ""))
+                if card_type.blocks:
+                    inputs, outputs = self._run_control(card_type, spec, scope, path)
+                else:
+                    inputs = card_type.check_inputs(render(spec.get("inputs", {}), scope))
+                    context = registry.CardContext(
+                        run=self.run, actor=self.actor, scope=scope, engine=self
+                    )
+                    outputs = card_type.check_outputs(card_type.func(context, **inputs))
+                self._check_size(card_id, outputs)
+                error = ""
+                break
+            except FlowStopped as stopped:
+                stop, outputs, error = stopped, {}, ""
+                break
+            except CardFailed:
+                raise  # a nested card failed: its own record says so
+            except TransientCardError as failure:
+                error = str(failure)
+                if attempts <= retries:
+                    backoff = float(policy.get("backoff_seconds", 1.0)) * 2 ** (attempts - 1)
+                    time.sleep(min(backoff, TRANSIENT_BACKOFF_CAP_SECONDS))
+                    continue
+                break
+            except CardError as failure:
+                error = str(failure)
+                break
+            except Exception as failure:  # a bug in a card: fail the card, keep the worker
+                logger.exception("Card %s (%s) crashed", card_id, spec.get("card"))
+                error = f"internal error in card {spec.get('card')}: {failure!r}"
+                break
+        self._record(spec, card_id, path, started_at, started, attempts, inputs, outputs, error)
+        if stop is not None:
+            raise stop
+        if error:
+            if policy.get("policy") == "continue":
+                outputs = {"error": error}
+            else:
+                raise CardFailed(path=path, card_id=card_id, message=error)
+        if isinstance(scope, ChainMap):
+            scope.maps[0][card_id] = outputs
+        else:
+            scope[card_id] = outputs
+        return outputs
+
+    def _check_size(self, card_id: str, outputs: Any) -> None:
+        size = len(json.dumps(outputs, default=str))
+        if size > self.limits.max_payload_bytes:
+            raise FlowLimitExceeded(
+                f"the outputs are {size} bytes, over the {self.limits.max_payload_bytes} limit"
+            )
+
+    def _record(self, spec, card_id, path, started_at, started, attempts, inputs, outputs, error):
+        self.sequence += 1
+        if not self.keep_history:
+            return
+        self.records.append(
+            CardRun(
+                run=self.run,
+                sequence=self.sequence,
+                path=path,
+                card_id=card_id,
+                card_type=spec.get("card", ""),
+                succeeded=not error,
+                attempts=attempts,
+                inputs=_plain(inputs) if inputs is not None else {},
+                outputs=_plain(outputs) if outputs is not None and not error else None,
+                error=error,
+                started_at=started_at,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+
+    # --- control cards with blocks ----------------------------------------------------------
+
+    def _run_control(self, card_type, spec, scope, path):
+        handler = {
+            "control.if": self._if,
+            "control.for_each": self._for_each,
+            "control.try": self._try,
+        }[card_type.key]
+        return handler(spec, scope, path)
+
+    def _if(self, spec, scope, path):
+        for number, branch in enumerate(spec.get("branches", []), start=1):
+            condition = render(branch.get("condition"), scope)
+            if condition:
+                self.run_block(branch.get("cards", []), scope, f"{path}/if{number}/")
+                return {"branch": number}, {"branch": number}
+        self.run_block(spec.get("else", []), scope, f"{path}/else/")
+        return {"branch": "else"}, {"branch": "else"}
+
+    def _for_each(self, spec, scope, path):
+        inputs = registry.get("control.for_each").check_inputs(
+            render(spec.get("inputs", {}), scope)
+        )
+        items = inputs["items"]
+        results = []
+        for index, item in enumerate(items):
+            inner = ChainMap({"item": item, "index": index}, scope)
+            if inputs.get("flow"):
+                child = self.call_flow(inputs["flow"], {"item": item, "index": index})
+                results.append(child)
+                continue
+            self.run_block(spec.get("do", []), inner, f"{path}/{index + 1}/")
+            collect = spec.get("collect")
+            if collect is not None:
+                results.append(render(collect, inner))
+            else:
+                last = spec.get("do", [])[-1:]
+                results.append(inner.maps[0].get(last[0].get("id")) if last else item)
+        return {"items": len(items)}, {"results": results, "count": len(results)}
+
+    def _try(self, spec, scope, path):
+        try:
+            self.run_block(spec.get("try", []), scope, f"{path}/try/")
+        except CardFailed as failure:
+            error = {"card": failure.card_id, "path": failure.path, "message": failure.message}
+            inner = ChainMap({"error": error}, scope)
+            self.run_block(spec.get("catch", []), inner, f"{path}/catch/")
+            if isinstance(scope, ChainMap):
+                scope.maps[0].update({k: v for k, v in inner.maps[0].items() if k != "error"})
+            else:
+                scope.update({k: v for k, v in inner.maps[0].items() if k != "error"})
+            return {}, {"failed": True, "error": error}
+        return {}, {"failed": False, "error": None}
+
+    # --- child flows -----------------------------------------------------------------------
+
+    def call_flow(self, flow_name: str, inputs: dict[str, Any]) -> Any:
+        """Run a helper flow now, as a child of this run, and return its output."""
+        from apps.flows import services
+
+        if self.run.depth + 1 > self.limits.max_depth:
+            raise FlowLimitExceeded(
+                f"helper flows are nested more than {self.limits.max_depth} deep (limit)"
+            )
+        child = services.run_child(parent=self.run, flow_name=flow_name, inputs=inputs, wait=True)
+        if child.status != "succeeded":
+            raise CardError(
+                f"helper flow '{flow_name}' {child.status}: "
+                f"{child.error or 'no error message'} (run #{child.pk})"
+            )
+        return child.output
+
+    def start_flow(self, flow_name: str, inputs: dict[str, Any]) -> int:
+        """Queue a helper flow as a child of this run; return the child run's id."""
+        from apps.flows import services
+
+        if self.run.depth + 1 > self.limits.max_depth:
+            raise FlowLimitExceeded(
+                f"helper flows are nested more than {self.limits.max_depth} deep (limit)"
+            )
+        child = services.run_child(parent=self.run, flow_name=flow_name, inputs=inputs, wait=False)
+        return child.pk

@@ -1,0 +1,21 @@
+"""Event types written by the flow engine."""
+
+from apps.audit.catalogue import register
+
+_CHANGE = {"old": "before", "new": "after"}
+
+FLOW_CREATED = register("flows.flow.created", "An admin created a flow.", _CHANGE)
+FLOW_VERSION_SAVED = register(
+    "flows.flow.version_saved",
+    "A flow's definition was saved as a new version (or an earlier one restored).",
+    {**_CHANGE, "version": "the new version number", "restored_from": "the version copied, if any"},
+)
+FLOW_UPDATED = register(
+    "flows.flow.updated", "A flow's name, kind, switches or allowed teams changed.", _CHANGE
+)
+RUN_FAILED = register(
+    "flows.run.failed",
+    "A flow run failed: the card and the message say where and why.",
+    {"run_id": "the run", "flow": "the flow's name", "card": "the failing card", "error": "why"},
+)
+RUN_CANCELED = register("flows.run.canceled", "A queued or running flow run was canceled.", {})

@@ -1,0 +1,322 @@
+"""Domain verbs of the flow engine: saving versions, starting, running and ending runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from apps.audit.context import current_correlation_id
+from apps.audit.services import emit
+from apps.flows import events, types
+from apps.flows.engine import CardFailed, Execution, Limits
+from apps.flows.errors import CardError, FlowLimitExceeded
+from apps.flows.models import (
+    RUN_LIFECYCLE,
+    CardRun,
+    Flow,
+    FlowKind,
+    FlowRun,
+    FlowVersion,
+    RunStatus,
+    Trigger,
+)
+from apps.flows.validation import validate_definition
+
+logger = logging.getLogger(__name__)
+
+FLOW_FIELDS = ("name", "description", "folder", "kind", "enabled", "save_history")
+
+
+# --- Definitions and versions ---------------------------------------------------------------
+
+
+@transaction.atomic
+def flow_create(
+    *, actor, name: str, definition: Mapping[str, Any], kind: str = FlowKind.HELPER, **fields
+) -> Flow:
+    """Create a flow with its first version."""
+    unknown = set(fields) - set(FLOW_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown flow field." for name in sorted(unknown)})
+    validate_definition(definition, kind=kind)
+    flow = Flow(name=name, kind=kind, **fields)
+    flow.full_clean(exclude=["current_version"])
+    flow.save()
+    emit(
+        events.FLOW_CREATED,
+        actor=actor,
+        target=flow,
+        data={"old": None, "new": {"name": name, "kind": kind}},
+    )
+    _new_version(flow, definition, actor=actor, note="created")
+    return flow
+
+
+@transaction.atomic
+def flow_save_definition(
+    *, flow: Flow, actor, definition: Mapping[str, Any], note: str = ""
+) -> FlowVersion:
+    """Save a changed definition as the flow's next version (an unchanged one saves nothing)."""
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    validate_definition(definition, kind=flow.kind)
+    if flow.current_version_id and flow.current_version.definition == definition:
+        return flow.current_version
+    return _new_version(flow, definition, actor=actor, note=note)
+
+
+@transaction.atomic
+def flow_restore_version(*, version: FlowVersion, actor) -> FlowVersion:
+    """Make an earlier version current again, as a new version copying it."""
+    flow = Flow.objects.select_for_update().get(pk=version.flow_id)
+    validate_definition(version.definition, kind=flow.kind)
+    return _new_version(
+        flow, version.definition, actor=actor, note=f"restored v{version.number}", restored=version
+    )
+
+
+def _new_version(flow: Flow, definition, *, actor, note: str, restored=None) -> FlowVersion:
+    previous = flow.current_version.number if flow.current_version_id else None
+    number = (flow.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+    version = FlowVersion.objects.create(
+        flow=flow,
+        number=number,
+        definition=definition,
+        note=note,
+        created_by=actor if actor is not None and actor.pk else None,
+    )
+    flow.current_version = version
+    flow.save(update_fields=["current_version", "updated_at"])
+    emit(
+        events.FLOW_VERSION_SAVED,
+        actor=actor,
+        target=flow,
+        data={
+            "old": {"version": previous},
+            "new": {"version": number},
+            "version": number,
+            "restored_from": restored.number if restored else None,
+        },
+    )
+    return version
+
+
+@transaction.atomic
+def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
+    """Change a flow's name, description, folder, kind, switches or allowed teams."""
+    unknown = set(changes) - set(FLOW_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown flow field." for name in sorted(unknown)})
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    old = {field: getattr(flow, field) for field in changes}
+    old_teams = sorted(flow.allowed_teams.values_list("pk", flat=True))
+    for field, value in changes.items():
+        setattr(flow, field, value)
+    if "kind" in changes and flow.current_version_id:
+        validate_definition(flow.current_version.definition, kind=flow.kind)
+    flow.full_clean(exclude=["current_version"])
+    flow.save()
+    new = {field: getattr(flow, field) for field in changes}
+    if allowed_teams is not None:
+        flow.allowed_teams.set(allowed_teams)
+        new["allowed_teams"] = sorted(team.pk for team in allowed_teams)
+        old["allowed_teams"] = old_teams
+    changed = [field for field in new if new[field] != old[field]]
+    if changed:
+        emit(
+            events.FLOW_UPDATED,
+            actor=actor,
+            target=flow,
+            data={"old": {f: old[f] for f in changed}, "new": {f: new[f] for f in changed}},
+        )
+    return flow
+
+
+# --- Starting runs --------------------------------------------------------------------------
+
+
+def check_run_inputs(version: FlowVersion, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs typed as the version declares them, or ValidationError naming each bad one."""
+    declared = {spec["name"]: spec for spec in version.inputs}
+    errors: dict[str, list[str]] = {
+        name: ["The flow has no such input."] for name in raw if name not in declared
+    }
+    checked: dict[str, Any] = {}
+    for name, spec in declared.items():
+        value = raw.get(name)
+        if value is None or value == "":
+            if spec.get("required", True):
+                errors[name] = ["This input is required."]
+            checked[name] = None
+            continue
+        try:
+            checked[name] = types.coerce(spec["type"], value)
+        except types.TypeMismatch as error:
+            errors[name] = [f"{name}: {error}."]
+    if errors:
+        raise ValidationError(errors)
+    return checked
+
+
+def _create_run(flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, parent=None) -> FlowRun:
+    if flow.current_version_id is None:
+        raise ValidationError({"flow": f"Flow {flow} has no saved definition."})
+    if not flow.enabled:
+        raise ValidationError({"flow": f"Flow {flow} is disabled."})
+    checked = check_run_inputs(flow.current_version, inputs)
+    return FlowRun.objects.create(
+        flow=flow,
+        version=flow.current_version,
+        trigger=trigger,
+        trigger_ref=trigger_ref[:255],
+        started_by=actor if actor is not None and getattr(actor, "pk", None) else None,
+        parent=parent,
+        depth=parent.depth + 1 if parent else 0,
+        inputs=checked,
+        history_saved=flow.save_history,
+        correlation_id=current_correlation_id(),
+    )
+
+
+@transaction.atomic
+def run_enqueue(
+    *, flow: Flow, inputs: Mapping[str, Any], trigger: str, trigger_ref: str = "", actor=None
+) -> FlowRun:
+    """Queue a run (typed inputs checked now); a worker executes it after commit."""
+    run = _create_run(flow, inputs, trigger=trigger, trigger_ref=trigger_ref, actor=actor)
+    transaction.on_commit(
+        lambda: async_task("apps.flows.tasks.execute_run", run.pk, task_name=f"flow run {run.pk}")
+    )
+    return run
+
+
+def run_now(
+    *, flow: Flow, inputs: Mapping[str, Any], trigger: str = Trigger.API, actor=None
+) -> FlowRun:
+    """Create a run and execute it in this process (API flows answering synchronously)."""
+    run = _create_run(flow, inputs, trigger=trigger, actor=actor)
+    return execute(run, actor=actor)
+
+
+def run_child(*, parent: FlowRun, flow_name: str, inputs: Mapping[str, Any], wait: bool) -> FlowRun:
+    """Start a helper flow as a child of `parent`: now and in-process, or queued."""
+    flow = Flow.objects.select_related("current_version").filter(name=flow_name).first()
+    if flow is None:
+        raise CardError(f"no flow named '{flow_name}'")
+    try:
+        run = _create_run(
+            flow, inputs, trigger=Trigger.CHILD, trigger_ref=f"flow_run:{parent.pk}", parent=parent
+        )
+    except ValidationError as error:
+        raise CardError(f"helper flow '{flow_name}': {'; '.join(error.messages)}") from error
+    if wait:
+        return execute(run)
+    transaction.on_commit(
+        lambda: async_task("apps.flows.tasks.execute_run", run.pk, task_name=f"flow run {run.pk}")
+    )
+    return run
+
+
+@transaction.atomic
+def run_again(*, run: FlowRun, actor) -> FlowRun:
+    """Queue a new run of the same flow with the same inputs (on the current version)."""
+    return run_enqueue(
+        flow=run.flow,
+        inputs=run.inputs,
+        trigger=Trigger.RERUN,
+        trigger_ref=f"flow_run:{run.pk}",
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def run_cancel(*, run: FlowRun, actor) -> FlowRun:
+    """Cancel a queued run (a running one stops at its next card boundary is not offered)."""
+    run = FlowRun.objects.select_for_update().get(pk=run.pk)
+    run.status = RUN_LIFECYCLE.target("cancel", run.status, subject=f"run #{run.pk}")
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "finished_at"])
+    emit(events.RUN_CANCELED, actor=actor, target=run, data={"run_id": run.pk})
+    return run
+
+
+def start_delegated(
+    *, flow: Flow, inputs: Mapping[str, Any], trigger_ref: str, team=None, actor=None
+) -> FlowRun:
+    """The one-way call from a request (or an admin): check the permission, queue the run."""
+    if flow.kind != FlowKind.DELEGATED:
+        raise ValidationError({"flow": f"{flow} is not a delegated flow."})
+    if team is not None and not flow.allowed_teams.filter(pk=team.pk).exists():
+        raise PermissionDenied(f"Team {team} may not run the delegated flow {flow}.")
+    if team is None and actor is not None and not actor.has_perm("flows.run_delegated_flow"):
+        raise PermissionDenied("You may not run delegated flows.")
+    return run_enqueue(
+        flow=flow, inputs=inputs, trigger=Trigger.DELEGATED, trigger_ref=trigger_ref, actor=actor
+    )
+
+
+# --- Executing ------------------------------------------------------------------------------
+
+
+def execute(run: FlowRun, *, actor=None) -> FlowRun:
+    """Run a queued run to its end and write its history; returns the finished run."""
+    claimed = FlowRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:  # another worker has it, or it was canceled: safe to call twice
+        return FlowRun.objects.get(pk=run.pk)
+    run = FlowRun.objects.select_related("flow", "version").get(pk=run.pk)
+    execution = Execution(run, limits=Limits.from_settings(), actor=actor or run.started_by)
+    status, output, error, error_card = RunStatus.SUCCEEDED, None, "", ""
+    try:
+        output = execution.run_all()
+        types.coerce(types.ANY, output)
+    except CardFailed as failure:
+        status, error, error_card = RunStatus.FAILED, failure.message, failure.card_id
+    except (CardError, FlowLimitExceeded) as failure:
+        status, error = RunStatus.FAILED, str(failure)
+    except Exception as failure:  # the engine itself: record it rather than lose the run
+        logger.exception("Flow run %s crashed", run.pk)
+        status, error = RunStatus.FAILED, f"internal error: {failure!r}"
+    _finish(run, execution, status=status, output=output, error=error, error_card=error_card)
+    return run
+
+
+@transaction.atomic
+def _finish(run: FlowRun, execution: Execution, *, status, output, error, error_card) -> None:
+    if execution.records:
+        CardRun.objects.bulk_create(execution.records, batch_size=1000)
+    run.status = status
+    run.output = _json_safe(output)
+    run.error = error
+    run.error_card = error_card
+    run.cards_executed = execution.executed
+    run.finished_at = timezone.now()
+    FlowRun.objects.filter(pk=run.pk).update(
+        status=status,
+        output=run.output,
+        error=error,
+        error_card=error_card,
+        cards_executed=execution.executed,
+        finished_at=run.finished_at,
+    )
+    if status == RunStatus.FAILED:
+        emit(
+            events.RUN_FAILED,
+            target=run,
+            outcome="failure",
+            message=error[:500],
+            data={"run_id": run.pk, "flow": run.flow.name, "card": error_card, "error": error},
+        )
+
+
+def _json_safe(value):
+    import json
+
+    return json.loads(json.dumps(value, default=str)) if value is not None else None
