@@ -39,12 +39,28 @@ ENVIRONMENT = _environment()
 
 @lru_cache(maxsize=4096)
 def _compiled_expression(source: str):
-    return ENVIRONMENT.compile_expression(source, undefined_to_none=False)
+    """The compiled expression and the names it reads (only those are handed to it)."""
+    return (
+        ENVIRONMENT.compile_expression(source, undefined_to_none=False),
+        _names(f"{{{{ {source} }}}}"),
+    )
 
 
 @lru_cache(maxsize=4096)
 def _compiled_template(source: str):
-    return ENVIRONMENT.from_string(source)
+    return ENVIRONMENT.from_string(source), _names(source)
+
+
+def _names(source: str) -> tuple[str, ...]:
+    from jinja2 import meta
+
+    return tuple(meta.find_undeclared_variables(ENVIRONMENT.parse(source)))
+
+
+def _visible(scope, names: tuple[str, ...]) -> dict[str, Any]:
+    # Jinja copies every variable it is given into a new context: hand it only what the
+    # expression reads, so a card late in a long run costs no more than an early one.
+    return {name: scope[name] for name in names if name in scope}
 
 
 def render(value: Any, scope: dict[str, Any]) -> Any:
@@ -55,9 +71,11 @@ def render(value: Any, scope: dict[str, Any]) -> Any:
         try:
             single = _SINGLE_EXPRESSION.match(value)
             if single:
-                result = _compiled_expression(single.group("expr").strip())(**scope)
+                expression, names = _compiled_expression(single.group("expr").strip())
+                result = expression(**_visible(scope, names))
                 return None if _is_undefined(result) else result
-            text = _compiled_template(value).render(**scope)
+            template, names = _compiled_template(value)
+            text = template.render(**_visible(scope, names))
         except TemplateError as error:
             raise CardError(f"in {value!r}: {error}") from error
         if len(text) > MAX_RENDERED_TEXT:
