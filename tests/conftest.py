@@ -16,4 +16,4 @@ def user(db):
 
 
 from tests.mail import smtp_server  # noqa: E402,F401  (fixture)
-from tests.queue import queue_cluster  # noqa: E402,F401  (fixture)
+from tests.queue import queue_cluster, redis_queue_cluster  # noqa: E402,F401  (fixtures)

@@ -2,7 +2,7 @@
 
 `queue_cluster` starts `manage.py qcluster` in a child process against the test database (the
 ORM broker, as in a default install), switches this process from inline tasks to the broker, and
-stops the cluster afterwards. Tests using it need `transactional_db`: the worker process only
+stops the cluster afterwards; `redis_queue_cluster` does the same through Redis. Tests using it need `transactional_db`: the worker process only
 sees committed rows.
 """
 
@@ -33,20 +33,21 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
-@pytest.fixture
-def queue_cluster(transactional_db, monkeypatch):
-    """Start a real cluster of one worker; yield; stop it."""
-    from django_q.conf import Conf
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 
+
+def _start_cluster(extra_env: dict[str, str]) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": _database_url(),
         "Q_SYNC": "false",
         "Q_WORKERS": "1",
+        **extra_env,
     }
-    env.pop("REDIS_URL", None)
-    process = subprocess.Popen(
+    if "REDIS_URL" not in extra_env:
+        env.pop("REDIS_URL", None)
+    return subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=PROJECT_DIR,
         env=env,
@@ -54,16 +55,54 @@ def queue_cluster(transactional_db, monkeypatch):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def _stop_cluster(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def queue_cluster(transactional_db, monkeypatch):
+    """Start a real cluster of one worker on the ORM broker; yield; stop it."""
+    from django_q.conf import Conf
+
+    process = _start_cluster({})
     monkeypatch.setattr(Conf, "SYNC", False)
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        _stop_cluster(process)
+
+
+@pytest.fixture
+def redis_queue_cluster(transactional_db, monkeypatch):
+    """The same with the Redis broker (REDIS_URL set), as a scaled-out install runs it.
+
+    Skips, saying why, when no Redis answers at REDIS_TEST_URL (default database 15 of
+    127.0.0.1:6379, emptied first).
+    """
+    import redis
+    from django_q.conf import Conf
+
+    try:
+        client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+        client.flushdb()
+    except redis.RedisError as error:
+        pytest.skip(f"no Redis at {REDIS_TEST_URL} ({error}); start redis-server to run this")
+    process = _start_cluster({"REDIS_URL": REDIS_TEST_URL})
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", REDIS_TEST_URL)
+    try:
+        yield process
+    finally:
+        _stop_cluster(process)
+        client.flushdb()
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 30.0, what: str = "") -> None:

@@ -165,7 +165,10 @@ def test_a_new_version_leaves_a_queued_run_on_its_own_version():
 
 
 @pytest.mark.queue
-def test_a_real_worker_executes_a_queued_run(queue_cluster):
+@pytest.mark.django_db(transaction=True)  # the worker process sees only committed rows
+@pytest.mark.parametrize("broker", ["queue_cluster", "redis_queue_cluster"])
+def test_a_real_worker_executes_a_queued_run(broker, request):
+    request.getfixturevalue(broker)
     f = flow(
         cards=[{"id": "a", "card": "control.assign", "inputs": {"x": 41}}], output="{{ a.x + 1 }}"
     )
