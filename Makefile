@@ -24,7 +24,7 @@ seed: migrate
 
 # The web server and a queue worker side by side; Ctrl-C stops both.
 run: seed
-	@echo "Gatehouse at http://$(HOST):$(PORT)/admin/  (admin / gatehouse-admin)"
+	@echo "Gatehouse: portal http://$(HOST):$(PORT)/ (alice / gatehouse-demo), admin http://$(HOST):$(PORT)/admin/ (admin / gatehouse-admin)"
 	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-true}; \
 	$(PY) manage.py qcluster & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
