@@ -77,6 +77,7 @@ def user_create(
     username: str,
     email: str,
     password: str | None = None,
+    password_hash: str | None = None,
     manager: User | int | None = None,
     profile: Mapping[str, Any] | None = None,
     activate: bool = True,
@@ -100,6 +101,8 @@ def user_create(
     )
     if password:
         user.set_password(password)
+    elif password_hash:
+        user.password = password_hash  # already hashed (imports, the demo organisation)
     else:
         user.set_unusable_password()
     user.profile = _coerced_profile(profile or {}, current={})
