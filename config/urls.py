@@ -5,6 +5,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.flows.admin import card_reference
+
 
 def health(request):
     """Liveness probe for load balancers; touches no database."""
@@ -19,11 +21,18 @@ api_v1 = [
     path("", include("apps.directory.api_urls")),
     path("", include("apps.audit.api_urls")),
     path("", include("apps.access_requests.api_urls")),
+    path("", include("apps.flows.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
 urlpatterns = [
+    # An admin page that belongs to no model: before the admin's own catch-all.
+    path(
+        "admin/flows/cards/",
+        admin.site.admin_view(card_reference),
+        name="flows-card-reference",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("healthz", health, name="health"),

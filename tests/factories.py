@@ -128,6 +128,14 @@ class GrantStepFactory(StepFactory):
     action_kind = "grant_resource"
 
 
+class DelegatedFlowStepFactory(StepFactory):
+    """Run a delegated flow (set flow and flow_inputs)."""
+
+    kind = "action"
+    action_kind = "run_delegated_flow"
+    flow_inputs = factory.LazyFunction(dict)
+
+
 class TaskStepFactory(StepFactory):
     """A task for the request's assignee."""
 

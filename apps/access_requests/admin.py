@@ -15,6 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.access_requests import chain, config_services, services
@@ -35,6 +36,7 @@ from apps.access_requests.selectors import may_see_everything
 from apps.catalog.models import ConfigList
 from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
+from apps.flows.models import Flow, FlowKind
 
 RESOURCE_FIELDS = ("resource_group", "resource_application", "resource_item")
 # The form fields each kind of step uses (the chain module names foreign keys by attname).
@@ -43,6 +45,10 @@ KIND_FIELDS = {
     for kind, names in chain.STEP_FIELDS.items()
 }
 ALL_KIND_FIELDS = frozenset(name for names in KIND_FIELDS.values() for name in names)
+ACTION_KIND_FIELDS = {
+    kind: tuple(name.removesuffix("_id") for name in names)
+    for kind, names in chain.ACTION_FIELDS.items()
+}
 # Set on the request type by its admin form: whether its own fields validated (see below).
 TYPE_VALID_FLAG = "_admin_type_fields_valid"
 
@@ -119,29 +125,59 @@ class StepInlineForm(forms.ModelForm):
             "condition_value",
             *sorted(ALL_KIND_FIELDS),
         )
-        widgets = {"kind": forms.Select(attrs={"class": "step-kind"})}
+        widgets = {
+            "kind": forms.Select(attrs={"class": "step-kind"}),
+            "action_kind": forms.Select(attrs={"class": "step-action-kind"}),
+            "flow_inputs": forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        }
 
     def __init__(self, *args, request_type: RequestType | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        config_list = self.fields.get("config_list")
+        if "flow_inputs" in self.fields:
+            # A callable default (dict) would add a hidden "initial" input to compare with;
+            # the row's own value is the initial one, and an empty mapping is no change.
+            self.fields["flow_inputs"].show_hidden_initial = False
         team_id = request_type.owning_team_id if request_type is not None else None
-        # Offer only the lists the owning team may use. A submitted choice is checked by the
-        # chain validation instead, whose message says why a list is refused.
-        if config_list is not None and team_id and not self.is_bound:
-            usable = Q(teams=team_id)
-            if self.instance.config_list_id:
-                usable |= Q(pk=self.instance.config_list_id)  # keep showing the current one
-            config_list.queryset = ConfigList.objects.filter(usable).distinct()
+        # Offer only the lists and delegated flows the owning team may use. A submitted choice
+        # is checked by the chain validation instead, whose message says why it is refused.
+        if team_id and not self.is_bound:
+            self._offer_only(
+                "config_list", ConfigList.objects.all(), Q(teams=team_id), "config_list_id"
+            )
+            self._offer_only(
+                "flow",
+                Flow.objects.filter(kind=FlowKind.DELEGATED),
+                Q(allowed_teams=team_id),
+                "flow_id",
+            )
+
+    def _offer_only(self, name: str, queryset, usable: Q, attname: str) -> None:
+        field = self.fields.get(name)
+        if field is None:
+            return
+        current = getattr(self.instance, attname)
+        if current:
+            usable |= Q(pk=current)  # keep showing the current one
+        field.queryset = queryset.filter(usable).distinct()
+
+    def clean_flow_inputs(self):
+        return self.cleaned_data.get("flow_inputs") or {}  # an emptied box means no mapping
 
     def clean(self):
         cleaned_data = super().clean()
         kind = cleaned_data.get("kind")
         if kind in KIND_FIELDS:
-            for name in ALL_KIND_FIELDS - set(KIND_FIELDS[kind]):
-                if name in self.fields:
-                    self._errors.pop(name, None)  # hidden, and about to be cleared
-                    cleaned_data[name] = Step._meta.get_field(name).get_default()
+            self._clear(ALL_KIND_FIELDS - set(KIND_FIELDS[kind]))
+        if kind == StepKind.ACTION and cleaned_data.get("action_kind") in ACTION_KIND_FIELDS:
+            used = ACTION_KIND_FIELDS[cleaned_data["action_kind"]]
+            self._clear({name for names in ACTION_KIND_FIELDS.values() for name in names} - {*used})
         return cleaned_data
+
+    def _clear(self, names) -> None:
+        for name in names:
+            if name in self.fields:
+                self._errors.pop(name, None)  # hidden, and about to be cleared
+                self.cleaned_data[name] = Step._meta.get_field(name).get_default()
 
 
 class StepFormSet(forms.BaseInlineFormSet):
@@ -257,8 +293,12 @@ class StepInline(admin.StackedInline):
         _step_fieldset(
             "Action",
             StepKind.ACTION,
-            ("action_kind", ("duration_days", "end_date_key")),
-            "A grant ends after a number of days, or at the date of an earlier question.",
+            ("action_kind", ("duration_days", "end_date_key"), "flow", "flow_inputs"),
+            "A grant ends after a number of days, or at the date of an earlier question. "
+            "A delegated flow (only those the owning team may use are offered) receives each "
+            "of its inputs from a request attribute or an earlier answer whose type fits: a "
+            "text input takes any value; number, date-and-time and yes/no inputs take only "
+            "their own type. The request does not wait for the flow.",
         ),
         _step_fieldset("Task", StepKind.TASK, ("title", "instructions")),
     )
@@ -369,9 +409,22 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class TimelineEntryInline(ReadOnlyInline):
     model = TimelineEntry
-    fields = ("created_at", "kind", "actor", "message")
+    fields = ("created_at", "kind", "actor", "message", "link")
+    readonly_fields = ("link",)
     related = ("actor",)
     ordering = ("created_at", "id")
+
+    @admin.display(description="see")
+    def link(self, entry: TimelineEntry) -> str:
+        """The flow run a delegated-flow action started, linked to its page in the admin."""
+        run_id = (entry.data or {}).get("flow_run")
+        if not run_id:
+            return ""
+        try:
+            url = reverse("admin:flows_flowrun_change", args=[run_id])
+        except NoReverseMatch:  # the flow runs have no admin page (yet)
+            return f"flow run #{run_id}"
+        return format_html('<a href="{}">flow run #{}</a>', url, run_id)
 
 
 class ApprovalInline(ReadOnlyInline):
@@ -409,7 +462,9 @@ def _step_summary(step: dict[str, Any]) -> str:
     detail = {
         StepKind.QUESTION: lambda: f"{step.get('key')} ({step.get('question_type')})",
         StepKind.APPROVAL: lambda: f"by {step.get('approver_kind')}, quorum {step.get('quorum')}",
-        StepKind.ACTION: lambda: step.get("action_kind") or "",
+        StepKind.ACTION: lambda: " ".join(
+            filter(None, [step.get("action_kind"), step.get("flow_name")])
+        ),
         StepKind.TASK: lambda: step.get("title") or "",
     }.get(step.get("kind"), lambda: "")()
     condition = step.get("condition")

@@ -19,12 +19,16 @@ from apps.access_requests.models import (
     ActionKind,
     ApproverKind,
     ConditionOperator,
+    FlowInputSource,
     QuestionType,
+    RequestAttribute,
     RequestType,
     Step,
     StepKind,
 )
 from apps.directory.attributes import coerce_attribute_value
+from apps.flows import types as flow_types
+from apps.flows.models import Flow, FlowKind
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEXT_LIMITS = {QuestionType.TEXT: 500, QuestionType.LONG_TEXT: 10_000}
@@ -50,8 +54,34 @@ STEP_FIELDS = {
         "on_timeout",
         "escalation_user_id",
     ),
-    StepKind.ACTION: ("action_kind", "duration_days", "end_date_key"),
+    StepKind.ACTION: ("action_kind", "duration_days", "end_date_key", "flow_id", "flow_inputs"),
     StepKind.TASK: ("title", "instructions"),
+}
+# Within an action, the fields each action kind uses (the others must stay empty).
+ACTION_FIELDS = {
+    ActionKind.GRANT_RESOURCE: ("duration_days", "end_date_key"),
+    ActionKind.RUN_DELEGATED_FLOW: ("flow_id", "flow_inputs"),
+}
+
+# The flow type of the value each source gives a delegated flow input. Requests know no
+# objects or lists, and delegated flows take none: text, number, datetime and boolean only.
+ATTRIBUTE_TYPES = {
+    RequestAttribute.REQUESTER_EMAIL: flow_types.TEXT,
+    RequestAttribute.SUBJECT: flow_types.TEXT,
+    RequestAttribute.ASSIGNEE_EMAIL: flow_types.TEXT,
+    RequestAttribute.REQUEST_ID: flow_types.NUMBER,
+    RequestAttribute.REQUEST_URL: flow_types.TEXT,
+}
+QUESTION_FLOW_TYPES = {
+    QuestionType.TEXT: flow_types.TEXT,
+    QuestionType.LONG_TEXT: flow_types.TEXT,
+    QuestionType.OPTIONS: flow_types.TEXT,
+    QuestionType.LIST_CHOICE: flow_types.TEXT,  # the item's value
+    QuestionType.NUMBER: flow_types.NUMBER,
+    QuestionType.DATE: flow_types.DATETIME,  # midnight at the start of that day
+    QuestionType.DATETIME: flow_types.DATETIME,
+    QuestionType.BOOLEAN: flow_types.BOOLEAN,
+    QuestionType.USER: flow_types.NUMBER,  # the person's id (a text input takes it as text)
 }
 
 
@@ -176,6 +206,20 @@ def _action_problems(request_type, step: Step, earlier: Mapping[str, Step]) -> l
     problems = []
     if not step.action_kind:
         return ["choose the action."]
+    stray = [
+        Step._meta.get_field(name.removesuffix("_id")).verbose_name
+        for kind, names in ACTION_FIELDS.items()
+        if kind != step.action_kind
+        for name in names
+        if getattr(step, name)
+    ]
+    if stray:
+        problems.append(
+            f"the action '{step.get_action_kind_display().lower()}' does not use "
+            f"{', '.join(stray)}: clear them."
+        )
+    if step.action_kind == ActionKind.RUN_DELEGATED_FLOW:
+        return problems + _delegated_flow_problems(request_type, step, earlier)
     if step.action_kind == ActionKind.GRANT_RESOURCE:
         if not (request_type.resource_group_id or request_type.resource_application_id):
             problems.append("granting needs a group or application resource on the request type.")
@@ -190,6 +234,83 @@ def _action_problems(request_type, step: Step, earlier: Mapping[str, Step]) -> l
             elif question.question_type not in DATE_QUESTION_TYPES:
                 problems.append(f"the end date question {step.end_date_key!r} is not a date.")
     return problems
+
+
+def _delegated_flow_problems(request_type, step: Step, earlier: Mapping[str, Step]) -> list[str]:
+    """The flow may be used by the owning team, and every input is mapped to a fitting value."""
+    if not step.flow_id:
+        return ["choose the delegated flow to run."]
+    flow = Flow.objects.select_related("current_version").filter(pk=step.flow_id).first()
+    if flow is None:
+        return ["the chosen flow no longer exists."]
+    problems = []
+    if flow.kind != FlowKind.DELEGATED:
+        problems.append(f"the flow {flow} is not a delegated flow.")
+    if not flow.enabled:
+        problems.append(f"the flow {flow} is disabled.")
+    if (
+        request_type.owning_team_id
+        and not flow.allowed_teams.filter(pk=request_type.owning_team_id).exists()
+    ):
+        problems.append(f"the owning team may not use the flow {flow}.")
+    if flow.current_version_id is None:
+        return [*problems, f"the flow {flow} has no saved definition yet."]
+    mapping = step.flow_inputs
+    if mapping in (None, ""):
+        mapping = {}
+    if not isinstance(mapping, dict):
+        return [*problems, "the flow inputs must be a JSON object: {flowInput: {source, value}}."]
+    declared = {spec["name"]: spec for spec in flow.current_version.inputs}
+    for name in mapping:
+        if name not in declared:
+            problems.append(f"the flow {flow} has no input {name!r}.")
+    for name, spec in declared.items():
+        source = mapping.get(name)
+        if source is None:
+            if spec.get("required", True):
+                problems.append(
+                    f"the flow input {name!r} is required: map it to a request attribute or "
+                    "an earlier answer."
+                )
+            continue
+        problems += _flow_input_problems(
+            name, spec["type"], source, earlier, required=spec.get("required", True)
+        )
+    return problems
+
+
+def _flow_input_problems(
+    name: str, input_type: str, source: Any, earlier: Mapping[str, Step], *, required: bool
+) -> list[str]:
+    """One mapped input: a known source whose type fits the input's type."""
+    if not isinstance(source, dict) or set(source) != {"source", "value"}:
+        return [f'the flow input {name!r} needs {{"source": ..., "value": ...}}.']
+    kind, value = source["source"], source["value"]
+    if kind == FlowInputSource.ATTRIBUTE:
+        if value not in ATTRIBUTE_TYPES:
+            known = ", ".join(ATTRIBUTE_TYPES)
+            return [f"the flow input {name!r} names an unknown attribute {value!r} ({known})."]
+        given, what = ATTRIBUTE_TYPES[value], f"the attribute {value!r}"
+    elif kind == FlowInputSource.ANSWER:
+        question = earlier.get(value) if isinstance(value, str) else None
+        if question is None:
+            return [
+                f"the flow input {name!r} refers to {value!r}, which is not an earlier question."
+            ]
+        given = QUESTION_FLOW_TYPES.get(question.question_type)
+        what = f"the {question.get_question_type_display().lower()} question {value!r}"
+        if given is None:
+            return [f"the flow input {name!r}: {what} has no type yet."]
+        if required and not question.required:
+            return [
+                f"the flow input {name!r} is required, but {what} is optional: make the "
+                "question required or map another value."
+            ]
+    else:
+        return [f"the flow input {name!r}: the source must be 'attribute' or 'answer'."]
+    if input_type not in flow_types.ALL_TYPES or not flow_types.compatible(given, input_type):
+        return [f"the flow input {name!r} takes {input_type}, but {what} gives {given}."]
+    return []
 
 
 def _task_problems(request_type, step: Step, earlier) -> list[str]:
@@ -261,7 +382,22 @@ def step_snapshot(step: Step) -> dict[str, Any]:
         data[field.removesuffix("_id") if field.endswith("_id") else field] = getattr(step, field)
     if step.kind == StepKind.QUESTION and step.question_type == QuestionType.OPTIONS:
         data["choices"] = parse_options(step.options)
+    if step.kind == StepKind.ACTION and step.action_kind == ActionKind.RUN_DELEGATED_FLOW:
+        data.update(_flow_snapshot(step))
     return data
+
+
+def _flow_snapshot(step: Step) -> dict[str, Any]:
+    """The flow's name and its declared input types as they were when the request started."""
+    flow = step.flow if step.flow_id else None
+    version = flow.current_version if flow is not None and flow.current_version_id else None
+    return {
+        "flow_name": str(flow) if flow is not None else "",
+        "flow_version": version.number if version is not None else None,
+        "flow_input_types": {
+            spec["name"]: spec["type"] for spec in (version.inputs if version else [])
+        },
+    }
 
 
 # --- Conditions and answers -----------------------------------------------------------------

@@ -87,3 +87,17 @@ REQUEST_TYPE_STATUS_CHANGED = register(
     "An admin opened a request type for requests, or closed it (its version is unchanged).",
     {"old": "status before", "new": "status after"},
 )
+DELEGATED_FLOW_STARTED = register(
+    "access_request.delegated_flow.started",
+    "A request's action queued a run of a delegated flow (one-way). With outcome failure the run "
+    "was not started (a value did not fit, or the team may not use the flow); the request goes "
+    "on either way.",
+    {
+        **_REQUEST,
+        "flow": "the flow's name",
+        "flow_id": "the flow",
+        "flow_run": "the queued run, if started",
+        "inputs": "the names of the inputs passed",
+        "errors": "per input (or 'flow'), why it was not started",
+    },
+)

@@ -147,6 +147,33 @@ class TimeoutAction(models.TextChoices):
 
 class ActionKind(models.TextChoices):
     GRANT_RESOURCE = "grant_resource", "Grant the requested group or application"
+    RUN_DELEGATED_FLOW = "run_delegated_flow", "Run a delegated flow"
+
+
+class FlowInputSource(models.TextChoices):
+    """Where a delegated flow input takes its value: a request attribute or an answer."""
+
+    ATTRIBUTE = "attribute", "Request attribute"
+    ANSWER = "answer", "Answer to a question"
+
+
+class RequestAttribute(models.TextChoices):
+    """The request attributes a delegated flow input can receive."""
+
+    REQUESTER_EMAIL = "requester_email", "The requester's e-mail"
+    SUBJECT = "subject", "The request's subject"
+    ASSIGNEE_EMAIL = "assignee_email", "The assignee's e-mail"
+    REQUEST_ID = "request_id", "The request's number"
+    REQUEST_URL = "request_url", "The request's page in the portal"
+
+
+FLOW_INPUTS_HELP = (
+    "Delegated flow: each flow input and where its value comes from, as JSON, e.g. "
+    '{"requesterEmail": {"source": "attribute", "value": "requester_email"}, '
+    '"building": {"source": "answer", "value": "building"}}. '
+    "Attributes: requester_email, subject, assignee_email (text), request_id (number), "
+    "request_url (text). An answer names the key of an earlier question."
+)
 
 
 class Step(models.Model):
@@ -215,6 +242,16 @@ class Step(models.Model):
     end_date_key = models.CharField(
         max_length=64, blank=True, help_text="Grant: key of an earlier date question for the end."
     )
+    flow = models.ForeignKey(
+        "flows.Flow",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="request_steps",
+        limit_choices_to={"kind": "delegated"},
+        help_text="Delegated flow: the flow to run (one-way: the request does not wait for it).",
+    )
+    flow_inputs = models.JSONField(default=dict, blank=True, help_text=FLOW_INPUTS_HELP)
 
     # Task
     title = models.CharField(max_length=255, blank=True, help_text="Task: what the assignee does.")
@@ -225,6 +262,8 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         detail = self.key or self.title or self.approver_kind or self.action_kind
+        if self.action_kind == ActionKind.RUN_DELEGATED_FLOW and self.flow_id:
+            detail = f"run {self.flow}"
         return f"{self.position}. {self.get_kind_display()}: {detail}"
 
 

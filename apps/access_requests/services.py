@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.access_requests import chain, events, notifications
@@ -29,8 +30,10 @@ from apps.access_requests.models import (
     ApprovalLevel,
     ApprovalStatus,
     ApproverDelegation,
+    FlowInputSource,
     GrantStatus,
     LevelStatus,
+    RequestAttribute,
     RequestStatus,
     RequestType,
     RequestTypeStatus,
@@ -58,6 +61,9 @@ from apps.directory.models import (
     GroupMembership,
     User,
 )
+from apps.flows import services as flows
+from apps.flows import types as flow_types
+from apps.flows.models import Flow
 from apps.teams.services import team_pick_assignee
 
 logger = logging.getLogger(__name__)
@@ -145,7 +151,9 @@ def request_submit(
         raise PermissionDenied("This request type is not offered to you.")
     if request_type.status != RequestTypeStatus.ACTIVE:
         raise ValidationError({"request_type": "This request type is not open for requests."})
-    frozen = chain.snapshot(request_type, request_type.steps.all())
+    frozen = chain.snapshot(
+        request_type, request_type.steps.select_related("flow__current_version")
+    )
     cleaned = chain.clean_answers(frozen, answers or {})
     assignee = team_pick_assignee(team=request_type.owning_team)
     subject = f"{request_type.name} for {requester}"
@@ -288,7 +296,137 @@ def _run_action(request: AccessRequest, index: int, step: Mapping[str, Any], *, 
     if step["action_kind"] == ActionKind.GRANT_RESOURCE:
         _grant(request, index, step, actor=actor)
         return
+    if step["action_kind"] == ActionKind.RUN_DELEGATED_FLOW:
+        _run_delegated_flow(request, index, step, actor=actor)
+        return
     raise ValidationError(f"Unknown action {step['action_kind']!r}.")
+
+
+class _FlowNotStarted(Exception):
+    """Why a delegated flow was not started: messages per input name (or 'flow')."""
+
+    def __init__(self, errors: Mapping[str, list[str]]):
+        self.errors = {name: list(messages) for name, messages in errors.items()}
+        super().__init__(_errors_text(self.errors))
+
+
+def _errors_text(errors: Mapping[str, list[str]]) -> str:
+    """`input: message` for each problem; problems of the whole flow need no name."""
+    parts = []
+    for name, messages in errors.items():
+        for message in messages:
+            named = name in ("__all__", "flow") or message.startswith(f"{name}:")
+            parts.append(message.rstrip(".") if named else f"{name}: {message.rstrip('.')}")
+    return "; ".join(parts)
+
+
+def _run_delegated_flow(
+    request: AccessRequest, index: int, step: Mapping[str, Any], *, actor
+) -> None:
+    """Queue the step's delegated flow with the mapped values and move on: nothing comes back.
+
+    Values are checked against the input types frozen in the snapshot, then again by the flow
+    engine against the version that will run. Whatever goes wrong is written on the timeline
+    and in the system log, and the request continues with its next step.
+    """
+    name = step.get("flow_name") or f"flow #{step.get('flow')}"
+    try:
+        inputs = _delegated_inputs(request, step)
+        flow = Flow.objects.select_related("current_version").filter(pk=step.get("flow")).first()
+        if flow is None:
+            raise _FlowNotStarted({"flow": [f"the flow {name} no longer exists."]})
+        with transaction.atomic():
+            run = flows.start_delegated(
+                flow=flow,
+                inputs=inputs,
+                trigger_ref=f"access_request:{request.pk}",
+                team=request.owning_team,
+            )
+    except (_FlowNotStarted, ValidationError, PermissionDenied) as error:
+        errors = _not_started_errors(error)
+        message = _errors_text(errors)
+        _record(
+            request,
+            TimelineKind.ERROR,
+            f"Could not start the delegated flow {name}: {message}. The request goes on.",
+            data={"step": index, "flow": step.get("flow"), "errors": errors},
+        )
+        emit(
+            events.DELEGATED_FLOW_STARTED,
+            actor=actor,
+            target=request,
+            outcome=Outcome.DENIED if isinstance(error, PermissionDenied) else Outcome.FAILURE,
+            message=message[:500],
+            data={
+                "request_id": request.pk,
+                "request_type": request.snapshot["name"],
+                "flow": name,
+                "flow_id": step.get("flow"),
+                "flow_run": None,
+                "errors": errors,
+            },
+        )
+        return
+    _record(
+        request,
+        TimelineKind.ACTION,
+        f"Started delegated flow {flow} (run #{run.pk}).",
+        actor=actor,
+        data={"step": index, "flow": flow.pk, "flow_run": run.pk},
+    )
+    _event(
+        events.DELEGATED_FLOW_STARTED,
+        request,
+        actor=actor,
+        flow=flow.name,
+        flow_id=flow.pk,
+        flow_run=run.pk,
+        inputs=sorted(inputs),
+    )
+
+
+def _not_started_errors(error: Exception) -> dict[str, list[str]]:
+    if isinstance(error, _FlowNotStarted):
+        return error.errors
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        return {name: list(messages) for name, messages in error.message_dict.items()}
+    if isinstance(error, ValidationError):
+        return {"flow": list(error.messages)}
+    return {"flow": [str(error) or "permission denied."]}
+
+
+def _delegated_inputs(request: AccessRequest, step: Mapping[str, Any]) -> dict[str, Any]:
+    """The flow's inputs from the mapping, each converted to the type frozen at submission."""
+    declared = step.get("flow_input_types") or {}
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, source in (step.get("flow_inputs") or {}).items():
+        value = _source_value(request, source)
+        try:
+            values[name] = flow_types.coerce(declared.get(name, flow_types.ANY), value)
+        except flow_types.TypeMismatch as error:
+            errors[name] = [f"{name}: {error}"]
+    if errors:
+        raise _FlowNotStarted(errors)
+    return values
+
+
+def _source_value(request: AccessRequest, source: Mapping[str, Any]) -> Any:
+    """The value of one mapped source: a request attribute, or an answer (None if unanswered)."""
+    value = source.get("value")
+    if source.get("source") == FlowInputSource.ANSWER:
+        return request.answers.get(value)
+    if value == RequestAttribute.REQUESTER_EMAIL:
+        return request.requester.email
+    if value == RequestAttribute.ASSIGNEE_EMAIL:
+        return request.assignee.email if request.assignee_id else None
+    if value == RequestAttribute.SUBJECT:
+        return request.subject
+    if value == RequestAttribute.REQUEST_ID:
+        return request.pk
+    if value == RequestAttribute.REQUEST_URL:
+        return f"{settings.SITE_URL}{reverse('portal:request-detail', args=[request.pk])}"
+    return None
 
 
 def _grant_end(request: AccessRequest, step: Mapping[str, Any]) -> dt.datetime | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from apps.flows import registry
@@ -54,7 +55,17 @@ class CardFailed(Exception):
 
 def _plain(value: Any) -> Any:
     """A JSON-safe copy for the history (dates as ISO text, anything odd as its text)."""
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(value, cls=_Encoder))
+
+
+class _Encoder(DjangoJSONEncoder):
+    """Dates as ISO 8601; anything else JSON cannot hold, as its text."""
+
+    def default(self, o):
+        try:
+            return super().default(o)
+        except TypeError:
+            return str(o)
 
 
 class Execution:
@@ -104,6 +115,8 @@ class Execution:
                 message=f"the run took longer than {self.limits.max_seconds:.0f} s (limit)",
             )
         card_id = spec.get("id", f"card{path}")
+        self.sequence += 1
+        sequence = self.sequence  # numbered when it starts: a block's card precedes its contents
         policy = spec.get("on_error") or {}
         retries = int(policy.get("retries", 0)) if policy.get("policy") == "retry" else 0
         started_at = timezone.now()
@@ -147,7 +160,9 @@ class Execution:
                 logger.exception("Card %s (%s) crashed", card_id, spec.get("card"))
                 error = f"internal error in card {spec.get('card')}: {failure!r}"
                 break
-        self._record(spec, card_id, path, started_at, started, attempts, inputs, outputs, error)
+        self._record(
+            spec, sequence, card_id, path, started_at, started, attempts, inputs, outputs, error
+        )
         if stop is not None:
             raise stop
         if error:
@@ -162,20 +177,21 @@ class Execution:
         return outputs
 
     def _check_size(self, card_id: str, outputs: Any) -> None:
-        size = len(json.dumps(outputs, default=str))
+        size = len(json.dumps(outputs, cls=_Encoder))
         if size > self.limits.max_payload_bytes:
             raise FlowLimitExceeded(
                 f"the outputs are {size} bytes, over the {self.limits.max_payload_bytes} limit"
             )
 
-    def _record(self, spec, card_id, path, started_at, started, attempts, inputs, outputs, error):
-        self.sequence += 1
+    def _record(
+        self, spec, sequence, card_id, path, started_at, started, attempts, inputs, outputs, error
+    ):
         if not self.keep_history:
             return
         self.records.append(
             CardRun(
                 run=self.run,
-                sequence=self.sequence,
+                sequence=sequence,
                 path=path,
                 card_id=card_id,
                 card_type=spec.get("card", ""),

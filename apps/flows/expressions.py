@@ -27,8 +27,17 @@ def _tojson(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
+class _FlowEnvironment(SandboxedEnvironment):
+    """The sandbox, where `card.items` means the output named items, not dict.items."""
+
+    def getattr(self, obj, attribute):
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _environment() -> SandboxedEnvironment:
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    environment = _FlowEnvironment(undefined=StrictUndefined, autoescape=False)
     environment.filters["tojson"] = _tojson
     environment.globals.update({"now": lambda: dt.datetime.now(dt.UTC)})
     return environment
@@ -52,9 +61,17 @@ def _compiled_template(source: str):
 
 
 def _names(source: str) -> tuple[str, ...]:
-    from jinja2 import meta
+    return tuple(_read_names(source))
 
-    return tuple(meta.find_undeclared_variables(ENVIRONMENT.parse(source)))
+
+def _read_names(source: str) -> set[str]:
+    """Names a template reads from outside: its free variables, and globals it uses (a card
+    may be called `now` and shadow the global)."""
+    from jinja2 import meta, nodes
+
+    tree = ENVIRONMENT.parse(source)
+    loaded = {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}
+    return meta.find_undeclared_variables(tree) | (loaded & set(ENVIRONMENT.globals))
 
 
 def _visible(scope, names: tuple[str, ...]) -> dict[str, Any]:
@@ -99,9 +116,7 @@ def references(value: Any) -> set[str]:
     names: set[str] = set()
     if isinstance(value, str) and "{{" in value:
         try:
-            from jinja2 import meta
-
-            names |= meta.find_undeclared_variables(ENVIRONMENT.parse(value))
+            names |= _read_names(value)
         except TemplateError as error:
             raise CardError(f"in {value!r}: {error}") from error
     elif isinstance(value, list):

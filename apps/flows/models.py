@@ -48,7 +48,7 @@ class Flow(ConstraintErrorsOnFields, models.Model):
         default=True, help_text="Keep each run's card-by-card inputs and outputs."
     )
     current_version = models.ForeignKey(
-        "FlowVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "FlowVersion", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
     )
     allowed_teams = models.ManyToManyField(
         "teams.Team",
@@ -136,7 +136,7 @@ class FlowRun(models.Model):
     """One execution of a flow version."""
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
-    version = models.ForeignKey(FlowVersion, on_delete=models.PROTECT, related_name="runs")
+    version = models.ForeignKey(FlowVersion, on_delete=models.RESTRICT, related_name="runs")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     trigger_ref = models.CharField(

@@ -61,7 +61,9 @@ class CardType:
         """The inputs converted to their declared types; CardError naming a bad or missing one."""
         checked: dict[str, Any] = {}
         for spec in self.inputs:
-            value = values.get(spec.name, spec.default)
+            value = values.get(spec.name)
+            if value is None:
+                value = spec.default
             if value is None:
                 if spec.required:
                     raise CardError(f"input '{spec.name}' is required")

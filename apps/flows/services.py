@@ -165,6 +165,7 @@ def check_run_inputs(version: FlowVersion, raw: Mapping[str, Any]) -> dict[str, 
 
 
 def _create_run(flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, parent=None) -> FlowRun:
+    flow = Flow.objects.select_related("current_version").get(pk=flow.pk)  # the version now
     if flow.current_version_id is None:
         raise ValidationError({"flow": f"Flow {flow} has no saved definition."})
     if not flow.enabled:
@@ -237,7 +238,7 @@ def run_again(*, run: FlowRun, actor) -> FlowRun:
 
 @transaction.atomic
 def run_cancel(*, run: FlowRun, actor) -> FlowRun:
-    """Cancel a queued run (a running one stops at its next card boundary is not offered)."""
+    """Cancel a queued run (or mark a running one canceled: its worker finishes the card)."""
     run = FlowRun.objects.select_for_update().get(pk=run.pk)
     run.status = RUN_LIFECYCLE.target("cancel", run.status, subject=f"run #{run.pk}")
     run.finished_at = timezone.now()
@@ -247,7 +248,13 @@ def run_cancel(*, run: FlowRun, actor) -> FlowRun:
 
 
 def start_delegated(
-    *, flow: Flow, inputs: Mapping[str, Any], trigger_ref: str, team=None, actor=None
+    *,
+    flow: Flow,
+    inputs: Mapping[str, Any],
+    trigger_ref: str,
+    team=None,
+    actor=None,
+    trigger: str = Trigger.DELEGATED,
 ) -> FlowRun:
     """The one-way call from a request (or an admin): check the permission, queue the run."""
     if flow.kind != FlowKind.DELEGATED:
@@ -257,7 +264,7 @@ def start_delegated(
     if team is None and actor is not None and not actor.has_perm("flows.run_delegated_flow"):
         raise PermissionDenied("You may not run delegated flows.")
     return run_enqueue(
-        flow=flow, inputs=inputs, trigger=Trigger.DELEGATED, trigger_ref=trigger_ref, actor=actor
+        flow=flow, inputs=inputs, trigger=trigger, trigger_ref=trigger_ref, actor=actor
     )
 
 
@@ -317,6 +324,6 @@ def _finish(run: FlowRun, execution: Execution, *, status, output, error, error_
 
 
 def _json_safe(value):
-    import json
+    from apps.flows.engine import _plain
 
-    return json.loads(json.dumps(value, default=str)) if value is not None else None
+    return _plain(value) if value is not None else None

@@ -66,6 +66,8 @@ def _number(value: Any) -> int | float:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TypeMismatch("expected a finite number")
         return value
     if isinstance(value, (Decimal, str)):
         try:

@@ -163,6 +163,7 @@ SPECTACULAR_SETTINGS = {
         "ApprovalStatusEnum": "apps.access_requests.models.ApprovalStatus",
         "TaskStatusEnum": "apps.access_requests.models.TaskStatus",
         "QuestionTypeEnum": "apps.access_requests.models.QuestionType",
+        "FlowRunStatusEnum": "apps.flows.models.RunStatus",
     },
 }
 
@@ -191,6 +192,11 @@ else:
     Q_CLUSTER["poll"] = 0.5
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be lower than Q_RETRY.")
+
+# --- Flows ----------------------------------------------------------------------------------
+# Outbound HTTP from flows refuses private, loopback and link-local addresses unless a
+# connection allows them; this switch allows them for every call (a lab, the test suite).
+FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS = env.bool("FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -61,6 +61,8 @@ BLANK_STEP = {
     "action_kind": "",
     "duration_days": "",
     "end_date_key": "",
+    "flow": "",
+    "flow_inputs": "{}",
     "title": "",
     "instructions": "",
 }

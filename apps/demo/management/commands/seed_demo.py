@@ -23,6 +23,8 @@ from apps.catalog import services as catalog
 from apps.catalog.models import ConfigList
 from apps.directory import services as directory
 from apps.directory.models import Application, Group, ProfileAttribute, User
+from apps.flows import services as flows
+from apps.flows.models import Flow, FlowKind
 from apps.teams import services as teams
 from apps.teams.models import Team
 
@@ -114,6 +116,68 @@ BUILDINGS = [
     ("data-center", "Data Center"),
 ]
 
+# The delegated flow the badge request calls once the manager approved: it reads the requester
+# from the directory and briefs the assignee by e-mail. One-way: the request does not wait.
+BADGE_FLOW = "Badge access"
+BADGE_FLOW_DEFINITION = {
+    "inputs": [
+        {"name": "requesterEmail", "type": "text", "required": True},
+        {"name": "buildingRequested", "type": "text", "required": True},
+        {"name": "businessJustification", "type": "text", "required": True},
+        {"name": "assigneeEmail", "type": "text", "required": True},
+        {"name": "endDate", "type": "datetime", "required": True},
+    ],
+    "cards": [
+        {
+            "id": "requester",
+            "card": "directory.read_user",
+            "inputs": {"email": "{{ inputs.requesterEmail }}"},
+        },
+        {
+            "id": "message",
+            "card": "text.compose",
+            "inputs": {
+                "template": (
+                    "Hello,\n\n"
+                    "{{ requester.user.first_name }} {{ requester.user.last_name }} "
+                    "({{ requester.user.title }}, {{ requester.user.department }}) "
+                    "needs badge access to {{ inputs.buildingRequested }} "
+                    "until {{ (inputs.endDate | string)[:10] }}.\n\n"
+                    "Business justification:\n{{ inputs.businessJustification }}\n\n"
+                    "Their manager approved. Program the badge, then complete the task in "
+                    "Gatehouse.\n"
+                )
+            },
+        },
+        {
+            "id": "mail",
+            "card": "email.send",
+            "inputs": {
+                "to": "{{ inputs.assigneeEmail }}",
+                "subject": "Badge access for {{ requester.user.first_name }} "
+                "{{ requester.user.last_name }}: {{ inputs.buildingRequested }}",
+                "text": "{{ message.text }}",
+            },
+        },
+    ],
+}
+# The classic first flow: read a person, mark them in a custom profile attribute.
+MARK_FLOW = "Mark group members"
+MARK_FLOW_DEFINITION = {
+    "inputs": [{"name": "email", "type": "text", "required": True}],
+    "cards": [
+        {"id": "person", "card": "directory.read_user", "inputs": {"email": "{{ inputs.email }}"}},
+        {
+            "id": "mark",
+            "card": "directory.update_profile",
+            "inputs": {
+                "user_id": "{{ person.user.id }}",
+                "changes": {"isMemberOfGroup": True},
+            },
+        },
+    ],
+}
+
 
 @functools.cache
 def _hashed(password: str) -> str:
@@ -186,6 +250,7 @@ class Command(BaseCommand):
                 catalog.config_list_add_item(
                     config_list=buildings, actor=admin, value=value, label=label
                 )
+        self._flows(admin, badge_team)
         self._request_types(admin, badge_team, buildings)
         summary = (
             f"Demo organisation ready: {User.objects.count()} people, "
@@ -246,6 +311,30 @@ class Command(BaseCommand):
                 teams.team_add_member(team=team, user=user, actor=admin)
         return team
 
+    def _flows(self, admin, badge_team):
+        """The badge team's delegated flow, and the 'mark group members' helper."""
+        if not Flow.objects.filter(name=BADGE_FLOW).exists():
+            flow = flows.flow_create(
+                actor=admin,
+                name=BADGE_FLOW,
+                kind=FlowKind.DELEGATED,
+                definition=BADGE_FLOW_DEFINITION,
+                folder="Demo",
+                description="Run by the badge request once approved: reads the requester "
+                "from the directory and e-mails the assignee what to program.",
+            )
+            flows.flow_update(flow=flow, actor=admin, allowed_teams=[badge_team])
+        if not Flow.objects.filter(name=MARK_FLOW).exists():
+            flows.flow_create(
+                actor=admin,
+                name=MARK_FLOW,
+                kind=FlowKind.HELPER,
+                definition=MARK_FLOW_DEFINITION,
+                folder="Demo",
+                description="Reads a person by e-mail and sets their isMemberOfGroup "
+                "attribute to true. Run it by hand from its page, or call it from a flow.",
+            )
+
     def _request_types(self, admin, badge_team, buildings):
         """The badge-access journey, a time-bound group request and an application request."""
         service_desk = Team.objects.get(name="IT Service Desk")
@@ -257,7 +346,7 @@ class Command(BaseCommand):
             admin,
             name="Badge access to a building",
             description="Ask for your badge to open a building. Your manager approves, then the "
-            "Badge Access team makes the change.",
+            "Badge Access team is briefed by e-mail and makes the change.",
             owning_team=badge_team,
             steps=[
                 {
@@ -294,6 +383,21 @@ class Command(BaseCommand):
                     "approver_kind": ApproverKind.MANAGER,
                     "timeout_hours": 48,
                     "on_timeout": "escalate",
+                },
+                {
+                    "kind": StepKind.ACTION,
+                    "action_kind": ActionKind.RUN_DELEGATED_FLOW,
+                    "flow": Flow.objects.get(name=BADGE_FLOW),
+                    "flow_inputs": {
+                        "requesterEmail": {"source": "attribute", "value": "requester_email"},
+                        "buildingRequested": {"source": "answer", "value": "building"},
+                        "businessJustification": {
+                            "source": "answer",
+                            "value": "business_justification",
+                        },
+                        "assigneeEmail": {"source": "attribute", "value": "assignee_email"},
+                        "endDate": {"source": "answer", "value": "end_date"},
+                    },
                 },
                 {
                     "kind": StepKind.TASK,
