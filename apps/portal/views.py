@@ -103,7 +103,9 @@ def request_new(request: HttpRequest, type_id: int) -> HttpResponse:
         ),
         pk=type_id,
     )
-    steps = chain.snapshot(request_type, request_type.steps.all())["steps"]
+    steps = chain.snapshot(
+        request_type, request_type.steps.select_related("flow__current_version")
+    )["steps"]
     form = RequestForm(steps, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
