@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import ChainMap
 from collections.abc import Mapping
@@ -56,6 +57,21 @@ class CardFailed(Exception):
 def _plain(value: Any) -> Any:
     """A JSON-safe copy for the history (dates as ISO text, anything odd as its text)."""
     return json.loads(json.dumps(value, cls=_Encoder))
+
+
+_SECRET_KEY = re.compile(r"authorization|password|secret|token|api[-_]?key|cookie", re.I)
+
+
+def _redacted(value: Any) -> Any:
+    """The history's copy of a card's inputs, without the values of secret-looking keys."""
+    if isinstance(value, dict):
+        return {
+            key: "***" if isinstance(key, str) and _SECRET_KEY.search(key) else _redacted(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
 
 
 class _Encoder(DjangoJSONEncoder):
@@ -148,9 +164,10 @@ class Execution:
                 raise  # a nested card failed: its own record says so
             except TransientCardError as failure:
                 error = str(failure)
-                if attempts <= retries:
-                    backoff = float(policy.get("backoff_seconds", 1.0)) * 2 ** (attempts - 1)
-                    time.sleep(min(backoff, TRANSIENT_BACKOFF_CAP_SECONDS))
+                backoff = float(policy.get("backoff_seconds", 1.0)) * 2 ** (attempts - 1)
+                backoff = min(backoff, TRANSIENT_BACKOFF_CAP_SECONDS)
+                if attempts <= retries and time.monotonic() + backoff < self.deadline:
+                    time.sleep(backoff)
                     continue
                 break
             except CardError as failure:
@@ -197,7 +214,7 @@ class Execution:
                 card_type=spec.get("card", ""),
                 succeeded=not error,
                 attempts=attempts,
-                inputs=_plain(inputs) if inputs is not None else {},
+                inputs=_redacted(_plain(inputs)) if inputs is not None else {},
                 outputs=_plain(outputs) if outputs is not None and not error else None,
                 error=error,
                 started_at=started_at,

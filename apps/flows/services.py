@@ -12,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from apps.audit.context import current_correlation_id
+from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
 from apps.flows import events, types
 from apps.flows.engine import CardFailed, Execution, Limits
@@ -282,8 +282,8 @@ def execute(run: FlowRun, *, actor=None) -> FlowRun:
     execution = Execution(run, limits=Limits.from_settings(), actor=actor or run.started_by)
     status, output, error, error_card = RunStatus.SUCCEEDED, None, "", ""
     try:
-        output = execution.run_all()
-        types.coerce(types.ANY, output)
+        with correlation(run.correlation_id or None):  # the run's events share its id
+            output = execution.run_all()
     except CardFailed as failure:
         status, error, error_card = RunStatus.FAILED, failure.message, failure.card_id
     except (CardError, FlowLimitExceeded) as failure:

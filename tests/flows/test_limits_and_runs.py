@@ -179,3 +179,57 @@ def test_a_real_worker_executes_a_queued_run(broker, request):
         what="the worker to execute the run",
     )
     assert FlowRun.objects.get(pk=run.pk).output == 42
+
+
+def test_secret_looking_inputs_are_not_kept_in_the_history():
+    f = flow(
+        cards=[
+            {
+                "id": "a",
+                "card": "control.assign",
+                "inputs": {
+                    "headers": {"Authorization": "Bearer s3cret", "Accept": "application/json"},
+                    "api_key": "k",
+                    "note": "fine",
+                },
+            }
+        ],
+        output="{{ a.headers.Authorization }}",
+    )
+    result = services.run_now(flow=f, inputs={})
+    assert result.output == "Bearer s3cret"  # the card itself saw the real value
+    recorded = result.card_runs.get().inputs
+    assert recorded == {
+        "headers": {"Authorization": "***", "Accept": "application/json"},
+        "api_key": "***",
+        "note": "fine",
+    }
+
+
+def test_retries_stop_at_the_run_time_limit(settings):
+    settings.FLOWS_LIMITS = {"max_seconds": 0.5}
+    from apps.flows.errors import TransientCardError
+    from apps.flows.registry import REGISTRY, CardType
+
+    calls = []
+
+    def flaky(context):
+        calls.append(1)
+        raise TransientCardError("service unavailable")
+
+    REGISTRY["test.flaky"] = CardType(key="test.flaky", title="Flaky", category="Test", func=flaky)
+    try:
+        f = flow(
+            cards=[
+                {
+                    "id": "x",
+                    "card": "test.flaky",
+                    "on_error": {"policy": "retry", "retries": 10, "backoff_seconds": 0.2},
+                }
+            ]
+        )
+        result = services.run_now(flow=f, inputs={})
+    finally:
+        del REGISTRY["test.flaky"]
+    assert result.status == RunStatus.FAILED and result.error == "service unavailable"
+    assert 1 < len(calls) < 10
