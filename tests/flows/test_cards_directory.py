@@ -10,7 +10,7 @@ from apps.audit.models import SystemLogEvent
 from apps.directory import services as directory
 from apps.directory.models import AppAssignment, GroupMembership, User, UserStatus
 from tests.factories import ApplicationFactory, GroupFactory, UserFactory
-from tests.flows.card_runs import card_run, error, outputs, run_card, run_flow
+from tests.flows.cards_helpers import card_run, error, outputs, run_card, run_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -163,8 +163,8 @@ def test_search_users_stops_at_the_limit_and_says_so(ann, boss):
 @pytest.mark.parametrize(
     "inputs, message",
     [
-        ({"limit": 1001}, "input 'limit' must be between 1 and 1000"),
-        ({"limit": 0}, "input 'limit' must be between 1 and 1000"),
+        ({"limit": 1001}, "input 'limit' must be from 1 to 1000"),
+        ({"limit": 0}, "input 'limit' must be from 1 to 1000"),
         ({"status": "asleep"}, "unknown status 'asleep'"),
         ({"profile": {"shoeSize": 42}}, "no custom profile attribute shoeSize"),
         ({"profile": {"isMemberOfGroup": "perhaps"}}, "profile.isMemberOfGroup: "),

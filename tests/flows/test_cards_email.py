@@ -5,7 +5,7 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.flows.card_runs import error, outputs, run_card
+from tests.flows.cards_helpers import error, outputs, run_card
 from tests.mail import Inbox, _free_port, body_parts
 
 pytestmark = pytest.mark.django_db

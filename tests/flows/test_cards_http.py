@@ -16,7 +16,7 @@ from requests.auth import HTTPBasicAuth
 
 from apps.flows import connections
 from apps.flows.cards import http as http_card
-from tests.flows.card_runs import error, outputs, run_card
+from tests.flows.cards_helpers import error, outputs, run_card
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.flows.models import FlowTable, FlowTableRow
-from tests.flows.card_runs import error, outputs, run_flow
+from tests.flows.cards_helpers import error, outputs, run_flow
 
 pytestmark = pytest.mark.django_db
 

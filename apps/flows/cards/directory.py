@@ -33,7 +33,7 @@ from apps.directory.models import (
     User,
     UserStatus,
 )
-from apps.flows.cards.common import describe, domain_errors_as_card_errors, whole_number
+from apps.flows.cards.support import describe_error, domain_errors_as_card_errors, whole_number
 from apps.flows.errors import CardError
 from apps.flows.registry import Field, card
 from apps.flows.types import BOOLEAN, DATETIME, LIST, NUMBER, OBJECT, TEXT
@@ -111,7 +111,7 @@ def find_user(*, user_id=None, email=None, username=None) -> tuple[User | None, 
     )
     users = User.objects.select_related("manager")
     if field == "user_id":
-        user = users.filter(pk=whole_number(value, "user_id")).first()
+        user = users.filter(pk=whole_number("user_id", value)).first()
     elif field == "email":
         user = users.filter(email__lower=str(value).strip().lower()).first()
     else:
@@ -130,7 +130,7 @@ def require_user(*, user_id=None, email=None, username=None) -> User:
 def _resource(model, kind: str, *, pk, name):
     field, value = _only_one(kind, _given(id=pk, name=name), (f"{kind}_id", f"{kind}_name"))
     if field == "id":
-        found = model.objects.filter(pk=whole_number(value, f"{kind}_id")).first()
+        found = model.objects.filter(pk=whole_number(f"{kind}_id", value)).first()
     else:
         found = model.objects.filter(name__lower=str(value).strip().lower()).first()
     if found is None:
@@ -140,7 +140,7 @@ def _resource(model, kind: str, *, pk, name):
 
 def _limit(value) -> int:
     return whole_number(
-        DEFAULT_LIMIT if value is None else value, "limit", minimum=1, maximum=MAX_USERS
+        "limit", DEFAULT_LIMIT if value is None else value, minimum=1, maximum=MAX_USERS
     )
 
 
@@ -241,7 +241,7 @@ def _filter_profile(users: QuerySet[User], wanted: dict[str, Any]) -> QuerySet[U
         try:
             value = coerce_attribute_value(definitions[name].type, raw)
         except ValidationError as error:
-            raise CardError(f"profile.{name}: {describe(error)}") from None
+            raise CardError(f"profile.{name}: {describe_error(error)}") from None
         if value is None:
             users = users.exclude(Q(profile__has_key=name))
             continue

@@ -7,10 +7,14 @@ that names the input it was given, so a card can pass its values straight throug
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
+from apps.core.statemachine import IllegalTransition
 from apps.flows import types
 from apps.flows.errors import CardError
 
@@ -139,3 +143,24 @@ def lookup(value: Any, segments: tuple[Any, ...]) -> Any:
         if value is MISSING:
             return MISSING
     return value
+
+
+def describe_error(error: ValidationError) -> str:
+    """A ValidationError as one line that names each field."""
+    if hasattr(error, "error_dict"):
+        return "; ".join(
+            " ".join(messages) if field == "__all__" else f"{field}: {' '.join(messages)}"
+            for field, messages in error.message_dict.items()
+        )
+    return " ".join(error.messages)
+
+
+@contextmanager
+def domain_errors_as_card_errors() -> Iterator[None]:
+    """A service's ValidationError or IllegalTransition becomes a CardError with its message."""
+    try:
+        yield
+    except IllegalTransition as error:
+        raise CardError(str(error)) from None
+    except ValidationError as error:
+        raise CardError(describe_error(error)) from None

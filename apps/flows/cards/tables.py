@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apps.flows import tables
-from apps.flows.cards.common import domain_errors_as_card_errors, whole_number
+from apps.flows.cards.support import domain_errors_as_card_errors, whole_number
 from apps.flows.registry import Field, card
 from apps.flows.types import BOOLEAN, LIST, NUMBER, OBJECT, TEXT
 
@@ -52,7 +52,7 @@ def search_rows(context, *, table, where, limit):
         rows = tables.rows_matching(
             table=tables.table_by_name(table),
             where=where or {},
-            limit=whole_number(limit if limit is not None else 100, "limit"),
+            limit=whole_number("limit", limit if limit is not None else 100),
         )
     found = [tables.row_as_object(row) for row in rows]
     return {"rows": found, "count": len(found)}
@@ -69,7 +69,7 @@ def update_row(context, *, table, row_id, values):
     """Changes some columns of a row; the others keep their values."""
     with domain_errors_as_card_errors():
         row = tables.row_update(
-            table=tables.table_by_name(table), row_id=whole_number(row_id, "row_id"), values=values
+            table=tables.table_by_name(table), row_id=whole_number("row_id", row_id), values=values
         )
     return {"row": tables.row_as_object(row)}
 
@@ -85,6 +85,6 @@ def delete_row(context, *, table, row_id):
     """Removes a row from a table."""
     with domain_errors_as_card_errors():
         deleted = tables.row_delete(
-            table=tables.table_by_name(table), row_id=whole_number(row_id, "row_id")
+            table=tables.table_by_name(table), row_id=whole_number("row_id", row_id)
         )
     return {"deleted": deleted}
