@@ -181,7 +181,10 @@ Q_CLUSTER = {
     "queue_limit": 100,
     "bulk": 10,
     "catch_up": False,
-    "save_limit": 1000,
+    # Successful tasks are not kept: flow runs, timelines and the system log are the record,
+    # and django-q2's pruning of kept successes locks and reads them all on every task.
+    # Failed tasks are always kept (admin: Task queue → Failed tasks).
+    "save_limit": env.int("Q_SAVE_LIMIT", default=-1),
     "ack_failures": True,
     "label": "Task queue",
 }
