@@ -7,7 +7,7 @@ from contextvars import ContextVar
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -161,6 +161,9 @@ class UserAdmin(DjangoUserAdmin):
     )
     list_filter = ("status", "is_staff", "is_superuser")
     search_fields = ("username", "email", "first_name", "last_name", "employee_number")
+    search_help_text = (
+        "The start of a username, e-mail or last name, or an employee number (whatever the case)."
+    )
     list_select_related = ("manager",)
     autocomplete_fields = ("manager",)
     readonly_fields = ("status", "status_changed_at", "allowed_moves", "last_login", "date_joined")
@@ -222,6 +225,27 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+    def get_search_results(self, request, queryset, search_term):
+        """Prefix search through the case-insensitive indexes: fast with 100,000 people.
+
+        Django's default, a substring match on five columns, reads the whole table; a range on
+        lower(username) and lower(email) is an index scan. Autocomplete (managers, members)
+        uses the same search.
+        """
+        term = search_term.strip().lower()
+        if not term:
+            return queryset, False
+        upper = term[:-1] + chr(ord(term[-1]) + 1)
+        return (
+            queryset.filter(
+                Q(username__lower__gte=term, username__lower__lt=upper)
+                | Q(email__lower__gte=term, email__lower__lt=upper)
+                | Q(last_name__lower__gte=term, last_name__lower__lt=upper)
+                | Q(employee_number=search_term.strip())
+            ),
+            False,
+        )
 
     @admin.display(description="Allowed moves")
     def allowed_moves(self, obj: User) -> str:

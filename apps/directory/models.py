@@ -127,6 +127,7 @@ class User(ConstraintErrorsOnFields, AbstractBaseUser, PermissionsMixin):
         indexes = [
             models.Index(fields=["username"], name="directory_user_username_idx"),
             models.Index(fields=["last_name", "first_name"], name="directory_user_name_idx"),
+            models.Index(Lower("last_name"), name="directory_user_lastname_ci"),
         ]
 
     def __str__(self) -> str:
