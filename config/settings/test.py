@@ -21,6 +21,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(test_database)}
     (BASE_DIR / "var").mkdir(exist_ok=True)
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+WHITENOISE_USE_FINDERS = True  # the browser tests load the portal's CSS without collectstatic
+WHITENOISE_AUTOREFRESH = True
 SECURE_SSL_REDIRECT = False
 LOGGING["root"]["level"] = "WARNING"
 # The HTTP card tests call servers they start on 127.0.0.1.
