@@ -29,4 +29,5 @@ urlpatterns = [
     path("tasks/", views.tasks, name="tasks"),
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
     path("delegations/", views.delegations, name="delegations"),
+    path("delegations/<int:pk>/end/", views.delegation_end, name="delegation-end"),
 ]

@@ -350,6 +350,20 @@ def task_complete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Delegation -----------------------------------------------------------------------------
 
 
+@require_POST
+@login_required
+def delegation_end(request: HttpRequest, pk: int) -> HttpResponse:
+    """End one of my delegations now."""
+    delegation = get_object_or_404(ApproverDelegation, pk=pk, approver=request.user)
+    try:
+        services.delegation_end(delegation=delegation, actor=request.user)
+    except (PermissionDenied, ValidationError) as error:
+        messages.error(request, _refusal(error))
+    else:
+        messages.success(request, f"Your approvals no longer go to {delegation.delegate}.")
+    return redirect("portal:delegations")
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def delegations(request: HttpRequest) -> HttpResponse:
