@@ -1,0 +1,13 @@
+"""Development settings: what `manage.py` uses unless told otherwise.
+
+DEBUG defaults to on here (an explicit DJANGO_DEBUG=false still wins), so `manage.py migrate`,
+`makemigrations` or `shell` work on a fresh clone with nothing configured. The web server's
+entry points (config/wsgi.py, config/asgi.py) load `config.settings.base`, where DEBUG is off by
+default and a SECRET_KEY is required.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "true")
+
+from .base import *  # noqa: E402
