@@ -63,7 +63,10 @@ class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
                 events = events.filter(**{field: params[field]})
         for name, lookup in (("since", "published__gte"), ("until", "published__lt")):
             if params.get(name):
-                moment = parse_datetime(params[name])
+                try:
+                    moment = parse_datetime(params[name])
+                except ValueError:  # well-formed but impossible, e.g. month 13
+                    moment = None
                 if moment is None:
                     raise ValidationError({name: "Expected an ISO 8601 date and time."})
                 events = events.filter(**{lookup: moment})
