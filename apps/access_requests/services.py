@@ -102,6 +102,19 @@ def _touch(request: AccessRequest) -> None:
     request.expiry_warnings_sent = []
 
 
+# What changes on a request after it is filed (the snapshot and answers never do): saving only
+# these keeps each step from rewriting the type's snapshot.
+MOVING_FIELDS = [
+    "status",
+    "next_step",
+    "finished_at",
+    "expires_at",
+    "last_activity_at",
+    "expiry_warnings_sent",
+    "updated_at",
+]
+
+
 def _move(request: AccessRequest, verb: str, *, actor: User | None, reason: str) -> None:
     """Apply a lifecycle verb: status, timeline, system log, e-mail to the requester."""
     old = request.status
@@ -109,7 +122,7 @@ def _move(request: AccessRequest, verb: str, *, actor: User | None, reason: str)
     if request.status not in (RequestStatus.PENDING, RequestStatus.APPROVED):
         request.finished_at = timezone.now()
         request.expires_at = None
-    request.save()
+    request.save(update_fields=MOVING_FIELDS)
     _record(
         request,
         TimelineKind.STATUS,
@@ -222,7 +235,7 @@ def _advance(request: AccessRequest, *, actor: User | None) -> None:
         if request.status == RequestStatus.PENDING and not _remaining_approvals(request, index):
             _move(request, "approve", actor=actor, reason="every approval level agreed.")
         if step["kind"] == StepKind.APPROVAL:
-            request.save()
+            request.save(update_fields=MOVING_FIELDS)
             _start_level(request, index, step)
             return
         request.next_step += 1
@@ -230,13 +243,13 @@ def _advance(request: AccessRequest, *, actor: User | None) -> None:
             _run_action(request, index, step, actor=actor)
         elif step["kind"] == StepKind.TASK:
             _create_task(request, index, step)
-            request.save()
+            request.save(update_fields=MOVING_FIELDS)
             return
     if request.status == RequestStatus.PENDING:
         _move(request, "approve", actor=actor, reason="no approval was needed.")
     if request.status == RequestStatus.APPROVED:
         _move(request, "close", actor=actor, reason="every step is done.")
-    request.save()
+    request.save(update_fields=MOVING_FIELDS)
 
 
 def _level_number(request: AccessRequest, index: int) -> int:
@@ -594,7 +607,7 @@ def approval_decide(
         request.next_step = level.step_index + 1
         _advance(request, actor=actor)
     else:
-        request.save()
+        request.save(update_fields=MOVING_FIELDS)
     return request
 
 
