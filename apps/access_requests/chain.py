@@ -291,13 +291,15 @@ def _flow_input_problems(
             known = ", ".join(ATTRIBUTE_TYPES)
             return [f"the flow input {name!r} names an unknown attribute {value!r} ({known})."]
         given, what = ATTRIBUTE_TYPES[value], f"the attribute {value!r}"
-    elif kind == FlowInputSource.ANSWER:
+    elif kind in (FlowInputSource.ANSWER, FlowInputSource.ANSWER_LABEL):
         question = earlier.get(value) if isinstance(value, str) else None
         if question is None:
             return [
                 f"the flow input {name!r} refers to {value!r}, which is not an earlier question."
             ]
         given = QUESTION_FLOW_TYPES.get(question.question_type)
+        if kind == FlowInputSource.ANSWER_LABEL:
+            given = flow_types.TEXT  # how the answer reads is always text
         what = f"the {question.get_question_type_display().lower()} question {value!r}"
         if given is None:
             return [f"the flow input {name!r}: {what} has no type yet."]
@@ -307,7 +309,9 @@ def _flow_input_problems(
                 "question required or map another value."
             ]
     else:
-        return [f"the flow input {name!r}: the source must be 'attribute' or 'answer'."]
+        return [
+            f"the flow input {name!r}: the source must be 'attribute', 'answer' or 'answer_label'."
+        ]
     if input_type not in flow_types.ALL_TYPES or not flow_types.compatible(given, input_type):
         return [f"the flow input {name!r} takes {input_type}, but {what} gives {given}."]
     return []
@@ -545,3 +549,43 @@ def end_of_answer(question_type: str, stored: str) -> dt.datetime:
         day = dt.date.fromisoformat(stored) + dt.timedelta(days=1)
         return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     return dt.datetime.fromisoformat(stored)
+
+
+def answer_labels(snapshot_data: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, str]:
+    """How the choice and person answers read (labels, names), frozen with the request.
+
+    Lists and people may change later; the request keeps what the requester saw.
+    """
+    from apps.catalog.models import ConfigListItem
+    from apps.directory.models import User
+
+    questions = {
+        step["key"]: step
+        for step in snapshot_data["steps"]
+        if step["kind"] == StepKind.QUESTION and step["key"] in answers
+    }
+    labels: dict[str, str] = {}
+    list_answers = {
+        key: step
+        for key, step in questions.items()
+        if step["question_type"] == QuestionType.LIST_CHOICE
+    }
+    if list_answers:
+        items = ConfigListItem.objects.filter(
+            config_list_id__in={step["config_list"] for step in list_answers.values()},
+            value__in={str(answers[key]) for key in list_answers},
+        ).values_list("config_list_id", "value", "label")
+        by_list = {(list_id, value): label for list_id, value, label in items}
+        for key, step in list_answers.items():
+            labels[key] = by_list.get((step["config_list"], answers[key]), str(answers[key]))
+    people_keys = [k for k, s in questions.items() if s["question_type"] == QuestionType.USER]
+    if people_keys:
+        people = User.objects.in_bulk([answers[key] for key in people_keys])
+        for key in people_keys:
+            person = people.get(answers[key])
+            labels[key] = str(person) if person else str(answers[key])
+    for key, step in questions.items():
+        if step["question_type"] == QuestionType.OPTIONS:
+            choices = {c["value"]: c["label"] for c in step.get("choices", [])}
+            labels[key] = choices.get(answers[key], str(answers[key]))
+    return labels

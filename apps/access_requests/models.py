@@ -155,6 +155,7 @@ class FlowInputSource(models.TextChoices):
 
     ATTRIBUTE = "attribute", "Request attribute"
     ANSWER = "answer", "Answer to a question"
+    ANSWER_LABEL = "answer_label", "Answer as it reads (a choice's label, a person's name)"
 
 
 class RequestAttribute(models.TextChoices):
@@ -172,7 +173,8 @@ FLOW_INPUTS_HELP = (
     '{"requesterEmail": {"source": "attribute", "value": "requester_email"}, '
     '"building": {"source": "answer", "value": "building"}}. '
     "Attributes: requester_email, subject, assignee_email (text), request_id (number), "
-    "request_url (text). An answer names the key of an earlier question."
+    "request_url (text). An answer names the key of an earlier question; answer_label gives "
+    "how it reads (a choice's label, a person's name) as text."
 )
 
 

@@ -168,6 +168,7 @@ def request_submit(
         request_type, request_type.steps.select_related("flow__current_version")
     )
     cleaned = chain.clean_answers(frozen, answers or {})
+    frozen["answer_labels"] = chain.answer_labels(frozen, cleaned)
     assignee = team_pick_assignee(team=request_type.owning_team)
     subject = f"{request_type.name} for {requester}"
     if frozen["resource"]:
@@ -429,6 +430,11 @@ def _source_value(request: AccessRequest, source: Mapping[str, Any]) -> Any:
     value = source.get("value")
     if source.get("source") == FlowInputSource.ANSWER:
         return request.answers.get(value)
+    if source.get("source") == FlowInputSource.ANSWER_LABEL:
+        if request.answers.get(value) is None:
+            return None
+        labels = request.snapshot.get("answer_labels", {})
+        return labels.get(value, str(request.answers[value]))
     if value == RequestAttribute.REQUESTER_EMAIL:
         return request.requester.email
     if value == RequestAttribute.ASSIGNEE_EMAIL:

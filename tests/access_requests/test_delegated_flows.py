@@ -561,3 +561,45 @@ def test_the_admin_request_page_links_the_started_run(
     page = response.content.decode()
     assert f'<a href="/admin/flows/flowrun/{run.pk}/change/">flow run #{run.pk}</a>' in page
     assert "run_delegated_flow Notify facilities" in page  # the snapshot's steps
+
+
+# --- How an answer reads -------------------------------------------------------------------
+
+
+def test_an_answer_label_feeds_a_text_input_with_what_the_requester_saw(
+    team, people, django_capture_on_commit_callbacks
+):
+    alice, bob = people
+    flow = delegated_flow(inputs={"who": "text", "role": "text"}, teams=[team])
+    request_type = badge_type(
+        team,
+        flow,
+        {
+            "who": {"source": "answer_label", "value": "buddy"},
+            "role": {"source": "answer_label", "value": "role"},
+        },
+        questions=[("buddy", "user"), ("role", "options")],
+    )
+    request_type.steps.filter(key="role").update(options="ro|Read only\nrw|Read and write")
+    validate(request_type)
+    buddy = UserFactory(first_name="Dana", last_name="Scully")
+
+    request = services.request_submit(
+        request_type=request_type, requester=alice, answers={"buddy": buddy.pk, "role": "rw"}
+    )
+    approve(request, bob, django_capture_on_commit_callbacks)
+
+    run = FlowRun.objects.get(trigger_ref=f"access_request:{request.pk}")
+    assert run.inputs == {"who": "Dana Scully", "role": "Read and write"}
+    assert request.answers == {"buddy": buddy.pk, "role": "rw"}  # the values stay as answered
+
+
+def test_an_answer_label_is_text_so_it_cannot_feed_a_number_input(team):
+    flow = delegated_flow(inputs={"count": "number"}, teams=[team])
+    request_type = badge_type(
+        team,
+        flow,
+        {"count": {"source": "answer_label", "value": "buddy"}},
+        questions=[("buddy", "user")],
+    )
+    assert "takes number" in chain_messages(request_type)

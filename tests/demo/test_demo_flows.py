@@ -90,9 +90,9 @@ def test_badge_journey_the_assignee_is_briefed_by_email_and_closes_the_request(
         if message["Subject"].startswith("Badge access for")
     ]
     assert briefing["To"] == assignee.email
-    assert briefing["Subject"] == "Badge access for Alice Durand: hq-paris"
+    assert briefing["Subject"] == "Badge access for Alice Durand: HQ Paris"  # the label
     text = body_parts(briefing)["text/plain"]
-    assert "Alice Durand (Software Engineer, Engineering) needs badge access to hq-paris" in text
+    assert "Alice Durand (Software Engineer, Engineering) needs badge access to HQ Paris" in text
     assert "until 2099-06-30" in text
     assert "I look after the new storage racks this quarter." in text
 

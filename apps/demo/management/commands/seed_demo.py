@@ -390,7 +390,7 @@ class Command(BaseCommand):
                     "flow": Flow.objects.get(name=BADGE_FLOW),
                     "flow_inputs": {
                         "requesterEmail": {"source": "attribute", "value": "requester_email"},
-                        "buildingRequested": {"source": "answer", "value": "building"},
+                        "buildingRequested": {"source": "answer_label", "value": "building"},
                         "businessJustification": {
                             "source": "answer",
                             "value": "business_justification",
