@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from apps.audit.changes import old_and_new
+from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.services import emit
 from apps.catalog import events
 from apps.catalog.models import ConfigList, ConfigListItem
@@ -86,7 +86,7 @@ def config_list_update(
         setattr(config_list, field, value)
     new = {field: getattr(config_list, field) for field in ("name", "key", "description")}
     new["teams"] = old["teams"] if new_teams is None else sorted(team.pk for team in new_teams)
-    changed = [field for field in new if new[field] != old[field]]
+    changed = changed_fields(old, new)
     if not changed:
         return config_list
     config_list.full_clean()
@@ -155,7 +155,7 @@ def config_list_update_item(
     for field, value in changes.items():
         setattr(item, field, value)
     new = _item_values(item)
-    changed = [field for field in new if new[field] != old[field]]
+    changed = changed_fields(old, new)
     if not changed:
         return item
     item.full_clean()

@@ -19,7 +19,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from apps.audit.catalogue import EventType
-from apps.audit.changes import old_and_new
+from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.services import emit
 from apps.directory import events
 from apps.directory.attributes import coerce_attribute_value
@@ -347,7 +347,7 @@ def profile_attribute_update(
     for field, value in changes.items():
         setattr(attribute, field, value)
     new = _snapshot(attribute, ATTRIBUTE_FIELDS)
-    changed = [field for field in ATTRIBUTE_FIELDS if old[field] != new[field]]
+    changed = changed_fields(old, new)
     if not changed:
         return attribute
     in_use = attribute_values_in_use(old["name"])
@@ -466,7 +466,7 @@ def _resource_update(kind, resource, *, actor, changes):
     if "owners" in changes:
         resource.owners.set(changes["owners"])
     new = _resource_values(resource)
-    changed = [field for field in new if new[field] != old[field]]
+    changed = changed_fields(old, new)
     if changed:
         emit(
             kind.updated,

@@ -12,6 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
 from apps.flows import events, types
@@ -127,14 +128,9 @@ def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
         flow.allowed_teams.set(allowed_teams)
         new["allowed_teams"] = sorted(team.pk for team in allowed_teams)
         old["allowed_teams"] = old_teams
-    changed = [field for field in new if new[field] != old[field]]
+    changed = changed_fields(old, new)
     if changed:
-        emit(
-            events.FLOW_UPDATED,
-            actor=actor,
-            target=flow,
-            data={"old": {f: old[f] for f in changed}, "new": {f: new[f] for f in changed}},
-        )
+        emit(events.FLOW_UPDATED, actor=actor, target=flow, data=old_and_new(old, new, changed))
     return flow
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.changes import old_and_new
+from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.services import emit
 from apps.directory.models import User, UserStatus
 from apps.teams import events
@@ -97,7 +97,7 @@ def team_update(*, team: Team, actor: User | None, **changes: Any) -> Team:
     if team.assignment_strategy != AssignmentStrategy.FIXED_MEMBER:
         team.fixed_member = None
     new = _team_values(team)
-    changed = [field for field in new if new[field] != old[field]]
+    changed = changed_fields(old, new)
     if not changed:
         return team
     check_assignment_strategy(
