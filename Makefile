@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The address in e-mail links while `make run` runs: SITE_URL when set (environment or .env),
+# otherwise where the web server listens, so `make run PORT=8001` links to port 8001.
+RUN_SITE_URL = $(or $(SITE_URL),$(shell sed -n 's/^SITE_URL=//p' .env 2>/dev/null | tail -n 1),http://$(HOST):$(PORT))
 
 .PHONY: install run test lint migrate seed worker bench clean
 
@@ -26,6 +29,7 @@ seed: migrate
 run: seed
 	@echo "Gatehouse: portal http://$(HOST):$(PORT)/ (alice / gatehouse-demo), admin http://$(HOST):$(PORT)/admin/ (admin / gatehouse-admin)"
 	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-true}; \
+	export SITE_URL=$(RUN_SITE_URL); \
 	$(PY) manage.py qcluster & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)

@@ -32,7 +32,7 @@ from apps.access_requests.models import (
     Task,
     TimelineEntry,
 )
-from apps.access_requests.selectors import may_see_everything
+from apps.access_requests.selectors import may_see_everything, overlapping_delegation
 from apps.catalog.models import ConfigList
 from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
@@ -653,6 +653,13 @@ class DelegationAdminForm(forms.ModelForm):
             and not may_see_everything(actor)
         ):
             self.add_error("approver", "You can only delegate your own approvals.")
+        starts_at, ends_at = cleaned_data.get("starts_at"), cleaned_data.get("ends_at")
+        if approver is not None and starts_at and ends_at and ends_at > starts_at:
+            overlap = overlapping_delegation(
+                approver=approver, starts_at=starts_at, ends_at=ends_at
+            )
+            if overlap is not None:
+                self.add_error(None, services.delegation_overlap_message(overlap))
         return cleaned_data
 
 

@@ -134,17 +134,22 @@ def build(kind: str, ids: dict[str, Any]) -> list[Mail]:
             "request__requester", "request__assignee", "actor"
         ).get(pk=ids["entry_id"])
         request = entry.request
-        # Everyone in the conversation but the author: requester, assignee, pending approvers.
-        people = {request.requester_id: request.requester}
-        if request.assignee is not None:
-            people[request.assignee_id] = request.assignee
+        # Everyone in the conversation but the author: requester, pending approvers, assignee,
+        # each greeted by name with their own part (the first that applies, in that order).
+        parts_by_person = {request.requester_id: (request.requester, "requester")}
         for approval in request.approvals.filter(status=ApprovalStatus.PENDING).select_related(
             "approver"
         ):
-            people[approval.approver_id] = approval.approver
-        people.pop(entry.actor_id, None)
+            parts_by_person.setdefault(approval.approver_id, (approval.approver, "approver"))
+        if request.assignee is not None:
+            parts_by_person.setdefault(request.assignee_id, (request.assignee, "assignee"))
+        parts_by_person.pop(entry.actor_id, None)
         context = {**request_context(request), "entry": entry}
-        return [Mail(person.email, kind, context) for person in people.values() if person.email]
+        return [
+            Mail(person.email, kind, {**context, "person": person, "part": part})
+            for person, part in parts_by_person.values()
+            if person.email
+        ]
     raise ValueError(f"Unknown notification {kind!r}")
 
 

@@ -6,12 +6,16 @@ queries whatever the amount of data.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from apps.access_requests.models import (
     AccessRequest,
     Approval,
     ApprovalStatus,
+    ApproverDelegation,
     Audience,
     RequestType,
     RequestTypeStatus,
@@ -121,3 +125,22 @@ def open_work_counts(team, user_ids) -> dict[int, int]:
         .annotate(open=Count("pk"))
     )
     return {row["assignee_id"]: row["open"] for row in rows}
+
+
+def overlapping_delegation(
+    *, approver: User, starts_at: dt.datetime, ends_at: dt.datetime
+) -> ApproverDelegation | None:
+    """A current or upcoming delegation of `approver` sharing time with [starts_at, ends_at).
+
+    Only what is still to come counts: an ended delegation (or the past part of one) hands over
+    nothing more, so a new delegation may start where it ended.
+    """
+    from_moment = max(starts_at, timezone.now())
+    return (
+        ApproverDelegation.objects.filter(
+            approver=approver, starts_at__lt=ends_at, ends_at__gt=from_moment
+        )
+        .select_related("delegate")
+        .order_by("starts_at")
+        .first()
+    )

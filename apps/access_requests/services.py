@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from apps.access_requests import chain, events, notifications
 from apps.access_requests.approvers import escalation_targets, resolve_approvers
@@ -47,8 +48,10 @@ from apps.access_requests.models import (
 from apps.access_requests.selectors import (
     can_see_request,
     may_administer,
+    overlapping_delegation,
     request_type_visible_to,
 )
+from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.models import Outcome
 from apps.audit.services import emit
 from apps.core.statemachine import StateConflict
@@ -726,6 +729,12 @@ def delegation_create(
         approver=approver, delegate=delegate, starts_at=starts_at, ends_at=ends_at, reason=reason
     )
     delegation.full_clean()
+    # One delegation at a time per approver, or who decides would be a coin toss; the approver's
+    # row lock makes two delegations created at once take turns through this check.
+    User.objects.select_for_update().filter(pk=approver.pk).first()
+    overlap = overlapping_delegation(approver=approver, starts_at=starts_at, ends_at=ends_at)
+    if overlap is not None:
+        raise ValidationError(delegation_overlap_message(overlap))
     delegation.save()
     emit(
         events.DELEGATION_CREATED,
@@ -739,6 +748,17 @@ def delegation_create(
     return delegation
 
 
+def delegation_overlap_message(overlap: ApproverDelegation) -> str:
+    period = (
+        f"{date_format(timezone.localtime(overlap.starts_at), 'M j, Y H:i')} until "
+        f"{date_format(timezone.localtime(overlap.ends_at), 'M j, Y H:i')}"
+    )
+    return (
+        f"These approvals are already delegated to {overlap.delegate} from {period}. "
+        "End that delegation first, or choose a period that does not overlap it."
+    )
+
+
 @transaction.atomic
 def delegation_end(*, delegation: ApproverDelegation, actor: User) -> ApproverDelegation:
     """End a delegation now (levels already started keep the approvers they asked)."""
@@ -748,14 +768,20 @@ def delegation_end(*, delegation: ApproverDelegation, actor: User) -> ApproverDe
     now = timezone.now()
     if delegation.ends_at <= now:
         raise StateConflict("This delegation has already ended.")
-    old_end = delegation.ends_at
-    delegation.ends_at = max(now, delegation.starts_at + dt.timedelta(seconds=1))
-    delegation.save(update_fields=["ends_at"])
+    old = {"starts_at": delegation.starts_at, "ends_at": delegation.ends_at}
+    delegation.ends_at = now
+    if delegation.starts_at >= now:
+        # Not started yet: it shrinks to a second that is already over, so it reads (and is)
+        # ended and never hands over anything; the planned period stays in the event.
+        delegation.starts_at = now - dt.timedelta(seconds=1)
+    new = {"starts_at": delegation.starts_at, "ends_at": delegation.ends_at}
+    changed = changed_fields(old, new)
+    delegation.save(update_fields=changed)
     emit(
         events.DELEGATION_ENDED,
         actor=actor,
         target=delegation.approver,
-        data={"old": {"ends_at": old_end}, "new": {"ends_at": delegation.ends_at}},
+        data=old_and_new(old, new, changed),
     )
     return delegation
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import json
 
 from django.contrib import admin
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 
 from apps.audit import catalogue, events
 from apps.audit.models import SystemLogEvent
+from apps.audit.selectors import events_by_actor
 from apps.audit.services import emit
 from apps.core.admin_support import LargeTablePaginator
 
@@ -71,12 +74,11 @@ class TextInputFilter(admin.SimpleListFilter):
 
 
 class ActorFilter(TextInputFilter):
-    title = "actor (e-mail, or 'system')"
+    title = "actor (start of a name, username or e-mail, or 'system')"
     parameter_name = "actor"
 
     def queryset(self, request, queryset):
-        value = (self.value() or "").strip()
-        return queryset.filter(actor_display__iexact=value) if value else queryset
+        return events_by_actor(queryset, self.value() or "")
 
 
 class TargetFilter(TextInputFilter):
@@ -172,8 +174,13 @@ class _Echo:
 def _csv_lines(rows):
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
+    data_column = CSV_COLUMNS.index("data")
     for event in rows.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
-        yield writer.writerow(_csv_safe(value) for value in event)
+        values = list(event)
+        values[data_column] = json.dumps(
+            values[data_column], cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True
+        )
+        yield writer.writerow(_csv_safe(value) for value in values)
 
 
 def _csv_safe(value):

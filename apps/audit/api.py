@@ -9,6 +9,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAdminUser
 
 from apps.audit.models import SystemLogEvent
+from apps.audit.selectors import events_by_actor
 
 
 class SystemLogEventSerializer(serializers.ModelSerializer):
@@ -39,7 +40,10 @@ class NewestFirst(CursorPagination):
 
 
 class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
-    """GET /api/v1/system-log/?event_type=&actor=&target_type=&target_id=&since=&until="""
+    """GET /api/v1/system-log/?event_type=&actor=&target_type=&target_id=&since=&until=
+
+    `actor` is the start of a username, e-mail or last name, a first and last name, or "system".
+    """
 
     serializer_class = SystemLogEventSerializer
     permission_classes = [IsAdminUser]
@@ -57,7 +61,7 @@ class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
                 else events.filter(event_type=value)
             )
         if params.get("actor"):
-            events = events.filter(actor_display__iexact=params["actor"])
+            events = events_by_actor(events, params["actor"])
         for field in ("target_type", "target_id", "correlation_id", "outcome"):
             if params.get(field):
                 events = events.filter(**{field: params[field]})

@@ -11,3 +11,7 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
 from .base import *
+
+if not env.str("EMAIL_URL", default=""):
+    # No mail server configured: each e-mail is one line in the log (to, subject, first link).
+    EMAIL_BACKEND = "apps.core.mail.OneLineConsoleBackend"

@@ -763,3 +763,21 @@ def test_an_invalid_delegation_is_a_form_error(admin_client, same_person, start,
     assert message in str(response.context["adminform"].form.errors)
     assert not ApproverDelegation.objects.exists()
     assert events("access_request.delegation.created") == []
+
+
+def test_an_overlapping_delegation_is_a_form_error(admin_client):
+    approver, delegate, other = UserFactory(), UserFactory(), UserFactory()
+    admin_client.post(
+        reverse("admin:access_requests_approverdelegation_add"),
+        delegation_data(approver, delegate, start="2030-01-01", end="2030-01-10"),
+    )
+
+    response = admin_client.post(
+        reverse("admin:access_requests_approverdelegation_add"),
+        delegation_data(approver, other, start="2030-01-05", end="2030-01-20"),
+    )
+
+    assert response.status_code == 200
+    assert "already delegated" in str(response.context["adminform"].form.errors)
+    assert ApproverDelegation.objects.count() == 1
+    assert len(events("access_request.delegation.created")) == 1

@@ -4,7 +4,9 @@ to a real SMTP server), and the classic 'mark group members' flow runs by hand."
 import io
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
+from django.urls import reverse
 
 from apps.access_requests import services
 from apps.access_requests.models import (
@@ -48,6 +50,7 @@ def test_the_badge_flow_is_delegated_given_to_the_badge_team_and_called_by_the_b
         ("businessJustification", "text"),
         ("assigneeEmail", "text"),
         ("endDate", "datetime"),
+        ("requestUrl", "text"),
     ]
     badge = RequestType.objects.get(name=BADGE)
     kinds = list(badge.steps.values_list("kind", "action_kind"))
@@ -95,6 +98,8 @@ def test_badge_journey_the_assignee_is_briefed_by_email_and_closes_the_request(
     assert "Alice Durand (Software Engineer, Engineering) needs badge access to HQ Paris" in text
     assert "until 2099-06-30" in text
     assert "I look after the new storage racks this quarter." in text
+    request_url = settings.SITE_URL + reverse("portal:request-detail", args=[request.pk])
+    assert f"Open the request in Gatehouse:\n{request_url}\n" in text.replace("\r\n", "\n")
 
     request = AccessRequest.objects.get(pk=request.pk)
     assert request.status == RequestStatus.APPROVED

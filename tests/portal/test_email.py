@@ -185,3 +185,36 @@ def test_html_escapes_what_people_typed(org):
     assert "<script>alert(1)</script>" in message.body
     assert "<script>" not in message.alternatives[0][0]
     assert "&lt;script&gt;" in message.alternatives[0][0]
+
+
+def test_a_comment_greets_each_recipient_with_their_own_part(org, pending_request):
+    # Dave comments on alice's request, waiting for her manager and assigned to carol: each of
+    # the three hears of it by name, with the reason that is theirs.
+    entry = services.request_comment(request=pending_request, actor=org.dave, text="Which door?")
+    mail.outbox.clear()
+    assert notifications.send("commented", {"entry_id": entry.pk}) == 3
+    by_recipient = {message.to[0]: message for message in mail.outbox}
+    expected = {
+        org.alice.email: ("Alice", "New comment on your request", "you made this request"),
+        org.boss.email: (
+            "Bea",
+            "New comment on a request you approve",
+            "an approver of this request",
+        ),
+        org.carol.email: (
+            "Carol",
+            "New comment on a request assigned to you",
+            "the assignee of this request",
+        ),
+    }
+    assert set(by_recipient) == set(expected)
+    for address, (name, heading, reason) in expected.items():
+        message = by_recipient[address]
+        html = message.alternatives[0][0]
+        for body in (message.body, html):
+            assert f"Hello {name}," in body, (address, body)
+            assert reason in body, (address, body)
+            others = {n for n, _, _ in expected.values()} - {name}
+            assert not any(f"Hello {other}" in body for other in others), (address, body)
+        assert heading in html, address
+    assert "you made this request" not in by_recipient[org.carol.email].body

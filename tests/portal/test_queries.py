@@ -66,7 +66,21 @@ def test_my_requests(client, org, rich_type):
 
     client.force_login(org.alice)
     assert_constant(client, reverse("portal:my-requests"), grow)
-    assert_constant(client, reverse("portal:my-requests") + "?status=pending", lambda n: None)
+
+
+def test_my_requests_filtered_by_status(client, org, rich_type):
+    def grow(n):
+        for _ in range(n):
+            org.submit(rich_type, building="hq", buddy=org.dave.pk)  # waits: pending
+            canceled = org.submit(rich_type, building="hq", buddy=org.dave.pk)
+            services.request_cancel(request=canceled, actor=org.alice)
+
+    client.force_login(org.alice)
+    url = reverse("portal:my-requests") + "?status=pending"
+    assert_constant(client, url, grow)
+    page = client.get(url).context["page"]
+    assert page.paginator.count == 30 and len(page.object_list) == 25
+    assert {row.status for row in page.object_list} == {"pending"}
 
 
 def test_pending_approvals(client, org, rich_type):

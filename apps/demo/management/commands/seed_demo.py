@@ -126,6 +126,7 @@ BADGE_FLOW_DEFINITION = {
         {"name": "businessJustification", "type": "text", "required": True},
         {"name": "assigneeEmail", "type": "text", "required": True},
         {"name": "endDate", "type": "datetime", "required": True},
+        {"name": "requestUrl", "type": "text", "required": True},
     ],
     "cards": [
         {
@@ -145,7 +146,8 @@ BADGE_FLOW_DEFINITION = {
                     "until {{ (inputs.endDate | string)[:10] }}.\n\n"
                     "Business justification:\n{{ inputs.businessJustification }}\n\n"
                     "Their manager approved. Program the badge, then complete the task in "
-                    "Gatehouse.\n"
+                    "Gatehouse.\n\n"
+                    "Open the request in Gatehouse:\n{{ inputs.requestUrl }}\n"
                 )
             },
         },
@@ -397,6 +399,7 @@ class Command(BaseCommand):
                         },
                         "assigneeEmail": {"source": "attribute", "value": "assignee_email"},
                         "endDate": {"source": "answer", "value": "end_date"},
+                        "requestUrl": {"source": "attribute", "value": "request_url"},
                     },
                 },
                 {
