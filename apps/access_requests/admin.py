@@ -32,7 +32,7 @@ from apps.access_requests.models import (
     Task,
     TimelineEntry,
 )
-from apps.access_requests.selectors import may_see_everything
+from apps.access_requests.selectors import may_administer, may_manage_delegations_of
 from apps.catalog.models import ConfigList
 from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
@@ -547,9 +547,7 @@ class AccessRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (TimelineEntryInline, ApprovalInline, TaskInline, AccessGrantInline)
 
     def has_cancel_permission(self, request) -> bool:
-        return may_see_everything(request.user) and request.user.has_perm(
-            "access_requests.change_accessrequest"
-        )
+        return may_administer(request.user)
 
     @admin.display(description="Answers")
     def answers_table(self, obj: AccessRequest) -> str:
@@ -649,8 +647,7 @@ class DelegationAdminForm(forms.ModelForm):
         if (
             approver is not None
             and actor is not None
-            and actor.pk != approver.pk
-            and not may_see_everything(actor)
+            and not may_manage_delegations_of(actor, approver)
         ):
             self.add_error("approver", "You can only delegate your own approvals.")
         return cleaned_data

@@ -621,8 +621,10 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     - `GET /tasks/?status=open` (default; or completed, canceled, all): the caller's work,
       assigned to them or unassigned in a team they belong to.
     - `GET /tasks/{id}/` and `POST /tasks/{id}/complete/` `{"note": ""}` reach any task of a
-      request the caller may see (404 otherwise); completing is for the assignee, a member of
-      the owning team or an admin (403 for others), 409 when the task is no longer open.
+      request the caller may see (404 otherwise); completing is for the assignee (for an
+      unassigned task, any member of its team) or an admin who may change requests (403 for
+      others, colleagues included: `selectors.may_complete_task`), 409 when the task is no
+      longer open. `completed_by` names who completed it.
       Completing answers 200 with the task.
     """
 

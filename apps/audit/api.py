@@ -1,4 +1,5 @@
-"""The system log over the API: admins read it, nobody writes it."""
+"""The system log over the API: admins holding `audit.view_systemlogevent` read it (as in the
+admin), nobody writes it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import IsAdminUser
 
 from apps.audit.models import SystemLogEvent
+from apps.core.permissions import ModelPermissions
 
 
 class SystemLogEventSerializer(serializers.ModelSerializer):
@@ -41,8 +42,9 @@ class NewestFirst(CursorPagination):
 class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
     """GET /api/v1/system-log/?event_type=&actor=&target_type=&target_id=&since=&until="""
 
+    queryset = SystemLogEvent.objects.all()  # the model whose permissions apply
     serializer_class = SystemLogEventSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [ModelPermissions]
     pagination_class = NewestFirst
     lookup_field = "uuid"
 

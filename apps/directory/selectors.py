@@ -19,6 +19,20 @@ def creates_reporting_loop(user: User, manager: User | None) -> bool:
     return False
 
 
+def may_change_user(actor: User | None, user: User) -> bool:
+    """Whether `actor` may change `user`'s profile, status, password or admin rights, as far as
+    who `user` is goes (the model permission is asked apart): only a superuser changes a
+    superuser; nobody else (staff, flows, the system) does."""
+    if not user.is_superuser:
+        return True
+    return actor is not None and actor.is_active and actor.is_superuser
+
+
+def may_grant_superuser(actor: User | None) -> bool:
+    """Only a superuser makes someone else a superuser."""
+    return actor is not None and actor.is_active and actor.is_superuser
+
+
 def active_users() -> QuerySet[User]:
     """People who may sign in."""
     return User.objects.filter(status=UserStatus.ACTIVE)
