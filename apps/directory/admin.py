@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied
@@ -260,7 +261,13 @@ class UserAdmin(DjangoUserAdmin):
             kwargs["form"] = UserChangeAdminForm.with_attributes(
                 list(ProfileAttribute.objects.all())
             )
-            kwargs["fields"] = None
+            # Every field of the form; read-only pages (view permission only, or a superuser
+            # seen by other staff) need them named, so that the admin can exclude them all.
+            kwargs["fields"] = (
+                None
+                if self.has_change_permission(request, obj)
+                else flatten_fieldsets(self.get_fieldsets(request, obj))
+            )
         return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

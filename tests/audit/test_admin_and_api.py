@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -139,3 +140,22 @@ def test_api_rejects_a_malformed_date_filter_with_400(admin_user):
     response = api.get("/api/v1/system-log/", {"since": "yesterday"})
     assert response.status_code == 400
     assert "since" in response.json()
+
+
+def test_api_reads_need_the_view_permission_before_anything_else(admin_user):
+    """Staff without `audit.view_systemlogevent` are refused (403), whatever they ask."""
+    services.user_suspend(user=UserFactory(), actor=admin_user)
+    staff = UserFactory(is_staff=True)
+    api = APIClient()
+    api.force_authenticate(staff)
+    assert api.get("/api/v1/system-log/").status_code == 403
+    assert api.get("/api/v1/system-log/", {"since": "yesterday"}).status_code == 403
+    event = SystemLogEvent.objects.latest("id")
+    assert api.get(f"/api/v1/system-log/{event.uuid}/").status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_systemlogevent"))
+    staff = type(staff).objects.get(pk=staff.pk)  # a fresh permission cache
+    api.force_authenticate(staff)
+    response = api.get("/api/v1/system-log/")
+    assert response.status_code == 200
+    assert response.json()["results"][0]["event_type"] == "directory.user.suspended"

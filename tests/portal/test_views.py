@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.access_requests import notifications
+from apps.access_requests import notifications, services
 from apps.access_requests.models import (
     AccessRequest,
     Approval,
@@ -19,6 +19,7 @@ from apps.access_requests.models import (
     QuestionType,
     RequestStatus,
     RequestTypeStatus,
+    Task,
     TaskStatus,
     TimelineKind,
 )
@@ -587,6 +588,45 @@ def test_completing_someone_elses_task_is_refused(client, org, task_request):
     assert work.status == TaskStatus.OPEN
     client.force_login(org.outsider)
     assert client.post(reverse("portal:task-complete", args=[work.pk])).status_code == 404
+
+
+def test_a_colleagues_task_is_not_completed_by_posting_directly(client, org, task_request):
+    work = task_request.tasks.get()
+    assert work.assignee == org.carol
+    client.force_login(org.dave)  # in the owning team, but the task is Carol's
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk]))
+    assert [task.can_complete for task in page.context["tasks"]] == [False]
+
+    response = client.post(reverse("portal:task-complete", args=[work.pk]), {"note": "mine"})
+
+    assert "It is assigned to Carol Nguyen." in " ".join(follow_messages(client, response))
+    work.refresh_from_db()
+    assert (work.status, work.note, work.completed_by) == (TaskStatus.OPEN, "", None)
+
+
+def test_an_unassigned_task_is_completed_by_any_member_and_names_who_did(client, org, task_request):
+    work = task_request.tasks.get()
+    Task.objects.filter(pk=work.pk).update(assignee=None)
+    client.force_login(org.dave)
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk]))
+    assert [task.can_complete for task in page.context["tasks"]] == [True]
+
+    client.post(reverse("portal:task-complete", args=[work.pk]), {"note": "printed"})
+
+    work.refresh_from_db()
+    assert work.completed_by == org.dave
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk])).content.decode()
+    assert "Completed by Dave Okafor · printed" in page
+    timeline = task_request.timeline.get(kind=TimelineKind.TASK_COMPLETED)
+    assert timeline.actor == org.dave
+
+
+def test_a_completed_task_names_who_completed_it(client, org, task_request, admin_user):
+    work = task_request.tasks.get()
+    services.task_complete(task=work, actor=admin_user, note="done for Carol")
+    client.force_login(org.carol)
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk])).content.decode()
+    assert f"Completed by {admin_user} (assigned to Carol Nguyen) · done for Carol" in page
 
 
 def test_a_task_is_completed_once(client, org, task_request):
