@@ -604,9 +604,17 @@ class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Manual work created by requests for their assignees."""
 
-    list_display = ("title", "request", "assignee", "status", "created_at", "completed_at")
+    list_display = (
+        "title",
+        "request",
+        "assignee",
+        "status",
+        "created_at",
+        "completed_at",
+        "completed_by",
+    )
     list_filter = ("status",)
-    list_select_related = ("request", "assignee")
+    list_select_related = ("request", "assignee", "completed_by")
     search_fields = ("title", "request__subject", "assignee__email")
     paginator = LargeTablePaginator
     show_full_result_count = False
