@@ -89,10 +89,16 @@ API = [
                                                                     (401, 403, 403, 403, 403, 403, 403, 403, 204)),
     ("DELETE", "/api/v1/applications/{application}/holders/{employee}/", None,
                                                                     (401, 403, 403, 403, 403, 403, 403, 403, 204)),
+    # --- methods the directory does not offer: refused (403) before "not allowed" (405)
+    ("POST",   "/api/v1/groups/", {"name": "x"},                    (401, 403, 403, 403, 403, 403, 403, 403, 405)),
+    ("DELETE", "/api/v1/groups/{group}/", None,                     (401, 403, 403, 403, 403, 403, 403, 403, 405)),
+    ("PATCH",  "/api/v1/applications/{application}/", {"name": "x"},
+                                                                    (401, 403, 403, 403, 403, 403, 403, 405, 405)),
     # --- the system log
     ("GET",    "/api/v1/system-log/", None,                         (401, 403, 403, 403, 403, 403, 200, 200, 200)),
     ("GET",    "/api/v1/system-log/{event}/", None,                 (401, 403, 403, 403, 403, 403, 200, 200, 200)),
     ("POST",   "/api/v1/system-log/", {"event_type": "x"},          (401, 403, 403, 403, 403, 403, 403, 403, 405)),
+    ("DELETE", "/api/v1/system-log/{event}/", None,                 (401, 403, 403, 403, 403, 403, 403, 403, 405)),
     # --- the catalog and requests
     ("GET",    "/api/v1/request-types/", None,                      (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/request-types/{simple_type}/", None,        (401, 200, 200, 200, 200, 200, 200, 200, 200)),
@@ -104,22 +110,27 @@ API = [
     ("POST",   "/api/v1/requests/{pending}/cancel/", {},            (401, 200, 403, 404, 403, 404, 403, 200, 200)),
     ("POST",   "/api/v1/requests/{pending}/comments/", {"text": "Hi"},
                                                                     (401, 201, 201, 404, 201, 404, 403, 201, 201)),
+    ("PATCH",  "/api/v1/requests/{pending}/", {"subject": "x"},     (401, 405, 405, 405, 405, 405, 405, 405, 405)),
     # --- approvals: only the approver's own
     ("GET",    "/api/v1/approvals/", None,                          (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/approvals/{approval}/", None,               (401, 404, 200, 404, 404, 404, 404, 404, 404)),
     ("POST",   "/api/v1/approvals/{approval}/approve/", {},         (401, 404, 200, 404, 404, 404, 404, 404, 404)),
     ("POST",   "/api/v1/approvals/{approval}/deny/", {},            (401, 404, 200, 404, 404, 404, 404, 404, 404)),
+    ("PUT",    "/api/v1/approvals/{approval}/", {},                 (401, 405, 405, 405, 405, 405, 405, 405, 405)),
     # --- tasks: {task} is assigned to the member's colleague, {free_task} to nobody
     ("GET",    "/api/v1/tasks/", None,                              (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/tasks/{task}/", None,                       (401, 200, 200, 404, 200, 404, 200, 200, 200)),
     ("POST",   "/api/v1/tasks/{task}/complete/", {"note": "ok"},    (401, 403, 403, 404, 403, 404, 403, 200, 200)),
     ("POST",   "/api/v1/tasks/{free_task}/complete/", {"note": "ok"},
                                                                     (401, 403, 403, 404, 200, 404, 403, 200, 200)),
+    ("DELETE", "/api/v1/tasks/{task}/", None,                       (401, 405, 405, 405, 405, 405, 405, 405, 405)),
     # --- flows: the ones the caller may run
     ("GET",    "/api/v1/flows/", None,                              (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/flows/{flow}/", None,                       (401, 404, 404, 404, 404, 404, 404, 200, 200)),
     ("POST",   "/api/v1/flows/{flow}/run/", {"inputs": {"email": "a@example.com"}},
                                                                     (401, 403, 403, 403, 403, 403, 403, 202, 202)),
+    ("PATCH",  "/api/v1/flows/{flow}/", {"name": "x"},              (401, 405, 405, 405, 405, 405, 405, 405, 405)),
+    ("GET",    "/api/v1/flow-runs/", None,                          (404, 404, 404, 404, 404, 404, 404, 404, 404)),
     ("GET",    "/api/v1/flow-runs/{run}/", None,                    (401, 404, 404, 404, 404, 404, 200, 200, 200)),
 ]
 
