@@ -9,7 +9,10 @@ Errors, the same on every endpoint:
   `{"comment": ["..."]}`. Answers to questions are nested under `answers`:
   `{"answers": {"building": ["..."]}}`.
 - 403: the caller can see the object but may not do this (cancel someone else's request,
-  decide an approval on their own request, complete a task that is not theirs).
+  decide an approval on their own request, complete a task that is not theirs, comment on a
+  request they see only through the admin's view permission). Who may is decided in
+  `selectors` (`may_cancel_request`, `may_comment`, `may_complete_task`), which the services
+  and the portal ask too.
 - 404: no such object, or the caller may not see it.
 - 409: the object's state no longer allows it (an approval already settled, a task already
   done, a request already finished): `{"detail": "..."}`.
@@ -377,7 +380,8 @@ class RequestViewSet(
       type has no question for); any other top-level key is refused too. Nothing is written.
     - `POST /requests/{id}/cancel/` `{"reason": ""}`: the requester or an admin withdraws it
       (403 for others who can see it, 409 when it is already finished).
-    - `POST /requests/{id}/comments/` `{"text": "..."}`: 201 with the new timeline entry.
+    - `POST /requests/{id}/comments/` `{"text": "..."}`: 201 with the new timeline entry (403
+      for admins holding only the view permission: reading is not taking part).
     """
 
     lookup_value_regex = r"\d+"

@@ -179,7 +179,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": access_request.timeline.select_related("actor"),
         "my_approval": my_approval,
         "can_cancel": access_request.is_open and selectors.may_cancel_request(user, access_request),
-        "comment_form": CommentForm(),
+        "comment_form": CommentForm() if selectors.may_comment(user, access_request) else None,
         "nav": "requests" if access_request.requester_id == user.pk else "",
     }
     return render(request, "portal/request_detail.html", context)

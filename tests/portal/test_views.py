@@ -6,6 +6,7 @@ import datetime as dt
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
@@ -379,6 +380,27 @@ def test_comment_is_added_to_the_timeline(client, org, pending_request):
 
 
 # --- Approvals ------------------------------------------------------------------------------
+
+
+def test_an_admin_with_the_view_permission_reads_a_request_but_does_not_comment(
+    client, org, pending_request
+):
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_accessrequest"))
+    client.force_login(viewer)
+    url = reverse("portal:request-detail", args=[pending_request.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["comment_form"] is None
+    assert "Add comment" not in page.content.decode()
+
+    response = client.post(
+        reverse("portal:request-comment", args=[pending_request.pk]), {"text": "Hi"}
+    )
+
+    assert "You cannot comment on this request." in follow_messages(client, response)
+    assert not pending_request.timeline.filter(kind=TimelineKind.COMMENT).exists()
+    client.force_login(org.alice)
+    assert "Add comment" in client.get(url).content.decode()
 
 
 def test_approvals_page_lists_pending_with_answers(client, org, pending_request):
