@@ -268,6 +268,8 @@ class UserAdmin(DjangoUserAdmin):
                 if self.has_change_permission(request, obj)
                 else flatten_fieldsets(self.get_fieldsets(request, obj))
             )
+            form = super().get_form(request, obj, **kwargs)
+            return type(form.__name__, (form,), {"actor": request.user})
         return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

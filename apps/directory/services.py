@@ -38,6 +38,7 @@ from apps.directory.selectors import (
     creates_reporting_loop,
     may_change_user,
     may_grant_superuser,
+    ungrantable_permissions,
 )
 
 logger = logging.getLogger(__name__)
@@ -296,6 +297,12 @@ def user_set_admin_rights(
     _check_may_change(actor, user)
     if is_superuser and not user.is_superuser and not may_grant_superuser(actor):
         raise PermissionDenied("Only a superuser may make someone a superuser.")
+    permission_groups, permissions = list(permission_groups), list(permissions)
+    refused = ungrantable_permissions(actor, user, permissions, permission_groups)
+    if refused:
+        raise PermissionDenied(
+            f"You may only grant permissions you hold yourself; not {', '.join(refused)}."
+        )
 
     def current() -> dict[str, Any]:
         return {

@@ -406,6 +406,25 @@ def test_a_person_page_opens_read_only_with_the_view_permission(client, person):
     assert page.context["has_change_permission"] is False
 
 
+def test_staff_hand_on_only_the_permissions_they_hold(editor_client, person, system_log):
+    data = change_form_data(editor_client.get(user_url(person)))
+    held = Permission.objects.get(codename="view_user")
+    lacking = Permission.objects.get(codename="change_accessrequest")
+    data["user_permissions"] = [str(held.pk), str(lacking.pk)]
+
+    response = editor_client.post(user_url(person), data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "You may only grant permissions you hold yourself; not "
+        "access_requests.change_accessrequest."
+    ]
+    assert not person.user_permissions.exists() and system_log.new() == []
+    data["user_permissions"] = [str(held.pk)]
+    assert editor_client.post(user_url(person), data).status_code == 302
+    assert list(person.user_permissions.all()) == [held]
+
+
 # --- Passwords ------------------------------------------------------------------------------
 
 

@@ -753,3 +753,39 @@ def test_staff_change_ordinary_people(system_log):
     services.user_suspend(user=person, actor=None)
     person.refresh_from_db()
     assert (person.title, person.status) == ("Clerk", UserStatus.SUSPENDED)
+
+
+def test_staff_grant_only_the_permissions_they_hold(system_log):
+    editor, person = _editor(), UserFactory()
+    cancel = Permission.objects.get(codename="change_accessrequest")
+    admins = PermissionGroup.objects.create(name="Request admins")
+    admins.permissions.add(cancel)
+    view_user = Permission.objects.get(codename="view_user")
+    system_log.mark()
+
+    for rights in ({"permissions": [view_user, cancel]}, {"permission_groups": [admins]}):
+        with pytest.raises(PermissionDenied, match=r"access_requests\.change_accessrequest"):
+            services.user_set_admin_rights(
+                user=person, actor=editor, is_staff=True, is_superuser=False, **rights
+            )
+    assert system_log.new() == []
+    assert not person.user_permissions.exists()
+
+    services.user_set_admin_rights(
+        user=person, actor=editor, is_staff=True, is_superuser=False, permissions=[view_user]
+    )
+    assert list(person.user_permissions.all()) == [view_user]
+    # What the person already holds may stay, whoever saves the page.
+    root = UserFactory(is_superuser=True, is_staff=True)
+    services.user_set_admin_rights(
+        user=person, actor=root, is_staff=True, is_superuser=False, permissions=[view_user, cancel]
+    )
+    services.user_set_admin_rights(
+        user=person,
+        actor=editor,
+        is_staff=False,
+        is_superuser=False,
+        permissions=[view_user, cancel],
+    )
+    person.refresh_from_db()
+    assert person.is_staff is False and person.user_permissions.count() == 2
