@@ -32,7 +32,11 @@ from apps.access_requests.models import (
     Task,
     TimelineEntry,
 )
-from apps.access_requests.selectors import may_see_everything, overlapping_delegation
+from apps.access_requests.selectors import (
+    may_administer,
+    may_manage_delegations_of,
+    overlapping_delegation,
+)
 from apps.catalog.models import ConfigList
 from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
@@ -547,9 +551,7 @@ class AccessRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = (TimelineEntryInline, ApprovalInline, TaskInline, AccessGrantInline)
 
     def has_cancel_permission(self, request) -> bool:
-        return may_see_everything(request.user) and request.user.has_perm(
-            "access_requests.change_accessrequest"
-        )
+        return may_administer(request.user)
 
     @admin.display(description="Answers")
     def answers_table(self, obj: AccessRequest) -> str:
@@ -606,9 +608,17 @@ class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Manual work created by requests for their assignees."""
 
-    list_display = ("title", "request", "assignee", "status", "created_at", "completed_at")
+    list_display = (
+        "title",
+        "request",
+        "assignee",
+        "status",
+        "created_at",
+        "completed_at",
+        "completed_by",
+    )
     list_filter = ("status",)
-    list_select_related = ("request", "assignee")
+    list_select_related = ("request", "assignee", "completed_by")
     search_fields = ("title", "request__subject", "assignee__email")
     paginator = LargeTablePaginator
     show_full_result_count = False
@@ -649,8 +659,7 @@ class DelegationAdminForm(forms.ModelForm):
         if (
             approver is not None
             and actor is not None
-            and actor.pk != approver.pk
-            and not may_see_everything(actor)
+            and not may_manage_delegations_of(actor, approver)
         ):
             self.add_error("approver", "You can only delegate your own approvals.")
         starts_at, ends_at = cleaned_data.get("starts_at"), cleaned_data.get("ends_at")

@@ -9,7 +9,10 @@ Errors, the same on every endpoint:
   `{"comment": ["..."]}`. Answers to questions are nested under `answers`:
   `{"answers": {"building": ["..."]}}`.
 - 403: the caller can see the object but may not do this (cancel someone else's request,
-  decide an approval on their own request, complete a task that is not theirs).
+  decide an approval on their own request, complete a task that is not theirs, comment on a
+  request they see only through the admin's view permission). Who may is decided in
+  `selectors` (`may_cancel_request`, `may_comment`, `may_complete_task`), which the services
+  and the portal ask too.
 - 404: no such object, or the caller may not see it.
 - 409: the object's state no longer allows it (an approval already settled, a task already
   done, a request already finished): `{"detail": "..."}`.
@@ -377,7 +380,8 @@ class RequestViewSet(
       type has no question for); any other top-level key is refused too. Nothing is written.
     - `POST /requests/{id}/cancel/` `{"reason": ""}`: the requester or an admin withdraws it
       (403 for others who can see it, 409 when it is already finished).
-    - `POST /requests/{id}/comments/` `{"text": "..."}`: 201 with the new timeline entry.
+    - `POST /requests/{id}/comments/` `{"text": "..."}`: 201 with the new timeline entry (403
+      for admins holding only the view permission: reading is not taking part).
     """
 
     lookup_value_regex = r"\d+"
@@ -621,8 +625,10 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     - `GET /tasks/?status=open` (default; or completed, canceled, all): the caller's work,
       assigned to them or unassigned in a team they belong to.
     - `GET /tasks/{id}/` and `POST /tasks/{id}/complete/` `{"note": ""}` reach any task of a
-      request the caller may see (404 otherwise); completing is for the assignee, a member of
-      the owning team or an admin (403 for others), 409 when the task is no longer open.
+      request the caller may see (404 otherwise); completing is for the assignee (for an
+      unassigned task, any member of its team) or an admin who may change requests (403 for
+      others, colleagues included: `selectors.may_complete_task`), 409 when the task is no
+      longer open. `completed_by` names who completed it.
       Completing answers 200 with the task.
     """
 

@@ -22,21 +22,56 @@ from apps.access_requests.models import (
     Task,
     TaskStatus,
 )
+from apps.core.permissions import staff_may
 from apps.directory.models import GroupMembership, User
 from apps.teams.models import TeamMembership
 
 
 def may_see_everything(user: User) -> bool:
     """Admins (superusers, and staff with the view permission) see every request."""
-    return user.is_superuser or (
-        user.is_staff and user.has_perm("access_requests.view_accessrequest")
-    )
+    return staff_may(user, "access_requests.view_accessrequest")
 
 
 def may_administer(user: User) -> bool:
     """Admins who may act on anyone's request: superusers, and staff with the change permission."""
-    return user.is_superuser or (
-        user.is_staff and user.has_perm("access_requests.change_accessrequest")
+    return staff_may(user, "access_requests.change_accessrequest")
+
+
+# --- Who may act on a request (the portal, the API and the services all ask these) ---------
+
+
+def may_cancel_request(user: User, request: AccessRequest) -> bool:
+    """The requester, or an admin who may change requests."""
+    return request.requester_id == user.pk or may_administer(user)
+
+
+def may_comment(user: User, request: AccessRequest) -> bool:
+    """Those the request involves (requester, approvers, assignee, owning team), or an admin
+    who may change requests: seeing a request with the view permission alone is not enough."""
+    if may_administer(user):
+        return True
+    return AccessRequest.objects.filter(pk=request.pk).filter(visibility_filter(user)).exists()
+
+
+def may_manage_delegations_of(user: User, approver: User) -> bool:
+    """Approvers hand over (and take back) their own approvals; admins who may change requests
+    do it for anyone."""
+    return user.pk == approver.pk or may_administer(user)
+
+
+def may_complete_task(user: User, task: Task) -> bool:
+    """Whose work a task is: its assignee's; an unassigned task is its team's (any member may
+    take it); an admin who may change requests may complete any.
+
+    A task assigned to one member is not a colleague's to close: the team's assignment chose
+    who does the work, and the task then names who did it. Work moves to a colleague by
+    reassigning it, or an admin closes it.
+    """
+    if task.assignee_id is not None:
+        return task.assignee_id == user.pk or may_administer(user)
+    return (
+        may_administer(user)
+        or TeamMembership.objects.filter(team_id=task.team_id, user_id=user.pk).exists()
     )
 
 

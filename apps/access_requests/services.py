@@ -46,8 +46,10 @@ from apps.access_requests.models import (
     TimeoutAction,
 )
 from apps.access_requests.selectors import (
-    can_see_request,
-    may_administer,
+    may_cancel_request,
+    may_comment,
+    may_complete_task,
+    may_manage_delegations_of,
     overlapping_delegation,
     request_type_visible_to,
 )
@@ -634,7 +636,7 @@ def _settle(level: ApprovalLevel, status: str) -> None:
 def request_cancel(*, request: AccessRequest, actor: User, reason: str = "") -> AccessRequest:
     """The requester (or an admin) withdraws an open request; access it gave is removed."""
     request = _locked(request)
-    if actor.pk != request.requester_id and not may_administer(actor):
+    if not may_cancel_request(actor, request):
         raise PermissionDenied("Only the requester or an admin can cancel this request.")
     REQUEST_LIFECYCLE.target("cancel", request.status, subject=f"request #{request.pk}")
     for level in request.levels.filter(status=LevelStatus.PENDING):
@@ -651,7 +653,7 @@ def request_cancel(*, request: AccessRequest, actor: User, reason: str = "") -> 
 @transaction.atomic
 def request_comment(*, request: AccessRequest, actor: User, text: str) -> TimelineEntry:
     """Add a comment to the request's thread (requester, approvers, assignee, team, admins)."""
-    if not can_see_request(actor, request):
+    if not may_comment(actor, request):
         raise PermissionDenied("You cannot comment on this request.")
     text = (text or "").strip()
     if not text:
@@ -670,17 +672,13 @@ def request_comment(*, request: AccessRequest, actor: User, text: str) -> Timeli
 
 @transaction.atomic
 def task_complete(*, task: Task, actor: User, note: str = "") -> AccessRequest:
-    """The assignee (or a member of the owning team, or an admin) marks the task done."""
+    """The assignee (any member of the team for an unassigned task, or an admin) marks the task
+    done; the task and the timeline record who did."""
     request = _locked(task.request)
     task = Task.objects.get(pk=task.pk)
-    team_id = request.owning_team_id
-    allowed = (
-        actor.pk == task.assignee_id
-        or actor.teams.filter(pk=team_id).exists()
-        or may_administer(actor)
-    )
-    if not allowed:
-        raise PermissionDenied("This task is not yours.")
+    if not may_complete_task(actor, task):
+        mine = f"It is assigned to {task.assignee}." if task.assignee else ""
+        raise PermissionDenied(f"This task is not yours. {mine}".strip())
     if task.status != TaskStatus.OPEN:
         raise StateConflict(f"This task is {task.get_status_display().lower()}.")
     task.status = TaskStatus.COMPLETED
@@ -719,7 +717,7 @@ def delegation_create(
     reason: str = "",
 ) -> ApproverDelegation:
     """Hand `approver`'s new approvals to `delegate` between two moments."""
-    if actor.pk != approver.pk and not may_administer(actor):
+    if not may_manage_delegations_of(actor, approver):
         raise PermissionDenied("You can only delegate your own approvals.")
     if ends_at <= timezone.now():
         raise ValidationError({"ends_at": "The end must be in the future."})
@@ -763,7 +761,7 @@ def delegation_overlap_message(overlap: ApproverDelegation) -> str:
 def delegation_end(*, delegation: ApproverDelegation, actor: User) -> ApproverDelegation:
     """End a delegation now (levels already started keep the approvers they asked)."""
     delegation = ApproverDelegation.objects.select_for_update().get(pk=delegation.pk)
-    if actor.pk != delegation.approver_id and not may_administer(actor):
+    if not may_manage_delegations_of(actor, delegation.approver):
         raise PermissionDenied("You can only end your own delegations.")
     now = timezone.now()
     if delegation.ends_at <= now:

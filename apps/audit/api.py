@@ -1,4 +1,5 @@
-"""The system log over the API: admins read it, nobody writes it."""
+"""The system log over the API: admins holding `audit.view_systemlogevent` read it (as in the
+admin), nobody writes it."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import IsAdminUser
 
 from apps.audit.models import SystemLogEvent
 from apps.audit.selectors import events_by_actor
+from apps.core.permissions import ModelPermissions
 
 
 class SystemLogEventSerializer(serializers.ModelSerializer):
@@ -45,8 +46,9 @@ class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
     `actor` is the start of a username, e-mail or last name, a first and last name, or "system".
     """
 
+    queryset = SystemLogEvent.objects.all()  # the model whose permissions apply
     serializer_class = SystemLogEventSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [ModelPermissions]
     pagination_class = NewestFirst
     lookup_field = "uuid"
 

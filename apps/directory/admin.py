@@ -5,8 +5,10 @@ from __future__ import annotations
 from contextvars import ContextVar
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
@@ -29,6 +31,7 @@ from apps.directory.models import (
     ProfileAttribute,
     User,
 )
+from apps.directory.selectors import may_change_user, may_grant_superuser
 
 _password_actor: ContextVar[User | None] = ContextVar("password_actor", default=None)
 
@@ -130,6 +133,8 @@ def _lifecycle_action(verb: str):
                 done += 1
             except IllegalTransition as error:
                 refused.append(str(error))
+            except PermissionDenied as error:
+                refused.append(f"{user.username}: {error}")
         if done:
             modeladmin.message_user(
                 request, f"{verb.capitalize()}: done for {done} user(s).", messages.SUCCESS
@@ -256,7 +261,15 @@ class UserAdmin(DjangoUserAdmin):
             kwargs["form"] = UserChangeAdminForm.with_attributes(
                 list(ProfileAttribute.objects.all())
             )
-            kwargs["fields"] = None
+            # Every field of the form; read-only pages (view permission only, or a superuser
+            # seen by other staff) need them named, so that the admin can exclude them all.
+            kwargs["fields"] = (
+                None
+                if self.has_change_permission(request, obj)
+                else flatten_fieldsets(self.get_fieldsets(request, obj))
+            )
+            form = super().get_form(request, obj, **kwargs)
+            return type(form.__name__, (form,), {"actor": request.user})
         return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
@@ -269,6 +282,17 @@ class UserAdmin(DjangoUserAdmin):
         if names:
             fieldsets = (*fieldsets[:2], ("Custom attributes", {"fields": names}), *fieldsets[2:])
         return fieldsets
+
+    def has_change_permission(self, request, obj=None):
+        # The services refuse the same change; here a superuser's page simply opens read-only.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_change_user(request.user, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if not may_grant_superuser(request.user):
+            fields = (*fields, "is_superuser")
+        return fields
 
     def has_delete_permission(self, request, obj=None):
         return False  # people are deactivated, never deleted: their history must stay whole
@@ -311,7 +335,8 @@ class UserAdmin(DjangoUserAdmin):
                 user=form.instance,
                 actor=request.user,
                 is_staff=form.cleaned_data["is_staff"],
-                is_superuser=form.cleaned_data["is_superuser"],
+                # Read-only (so absent) for those who may not grant it.
+                is_superuser=form.cleaned_data.get("is_superuser", form.instance.is_superuser),
                 permission_groups=form.cleaned_data["groups"],
                 permissions=form.cleaned_data["user_permissions"],
             )

@@ -1,4 +1,7 @@
-"""The directory over the API. Reads for admins; writes call the directory services."""
+"""The directory over the API, for admins: each call needs the model permission the admin asks
+for the same thing (view to read, change to edit or move the lifecycle, add / delete of
+memberships and assignments to grant or remove them); without it, 403. Writes call the
+directory services, which refuse a change to a superuser by anyone but a superuser (403)."""
 
 from __future__ import annotations
 
@@ -6,9 +9,9 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
+from apps.core.permissions import ModelPermissions
 from apps.directory import services
 from apps.directory.models import Application, Group, User
 
@@ -51,7 +54,8 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
     lifecycle."""
 
     serializer_class = UserSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [ModelPermissions]
+    action_permissions = {"lifecycle": ("change",)}
     search_fields = ("username", "email")
 
     def get_queryset(self):
@@ -105,7 +109,7 @@ class _ResourceViewSet(viewsets.ReadOnlyModelViewSet):
     """Groups or applications; `POST .../holders/` grants, `DELETE .../holders/{user}/` removes."""
 
     serializer_class = ResourceSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [ModelPermissions]
 
     def get_queryset(self):
         return self.model.objects.annotate(holder_count=Count(self.holders)).order_by("name")
@@ -129,11 +133,19 @@ class _ResourceViewSet(viewsets.ReadOnlyModelViewSet):
 
 class GroupViewSet(_ResourceViewSet):
     model, holders, kind = Group, "memberships", "group"
+    action_permissions = {
+        "add_holder": ("directory.add_groupmembership",),
+        "remove_holder": ("directory.delete_groupmembership",),
+    }
     add = staticmethod(services.group_add_member)
     remove = staticmethod(services.group_remove_member)
 
 
 class ApplicationViewSet(_ResourceViewSet):
     model, holders, kind = Application, "assignments", "application"
+    action_permissions = {
+        "add_holder": ("directory.add_appassignment",),
+        "remove_holder": ("directory.delete_appassignment",),
+    }
     add = staticmethod(services.application_assign)
     remove = staticmethod(services.application_unassign)

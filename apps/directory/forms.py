@@ -9,7 +9,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.directory.models import AttributeType, ProfileAttribute, User
-from apps.directory.selectors import attribute_values_in_use, creates_reporting_loop
+from apps.directory.selectors import (
+    attribute_values_in_use,
+    creates_reporting_loop,
+    ungrantable_permissions,
+)
 
 ATTRIBUTE_FIELD_PREFIX = "attribute__"
 
@@ -71,6 +75,26 @@ class UserChangeAdminForm(UserChangeForm):
         if manager and self.instance.pk and creates_reporting_loop(self.instance, manager):
             raise ValidationError("This manager would create a loop in the reporting line.")
         return manager
+
+    actor = None  # the admin signed in, set per request by the admin
+
+    def clean(self):
+        """The service's refusal to hand on permissions the admin lacks, as a form error."""
+        cleaned_data = super().clean()
+        if self.actor is None or not {"user_permissions", "groups"} & set(self.changed_data):
+            return cleaned_data
+        refused = ungrantable_permissions(
+            self.actor,
+            self.instance,
+            cleaned_data.get("user_permissions") or (),
+            cleaned_data.get("groups") or (),
+        )
+        if refused:
+            raise ValidationError(
+                "You may only grant permissions you hold yourself; not %(refused)s.",
+                params={"refused": ", ".join(refused)},
+            )
+        return cleaned_data
 
     def changed_attributes(self) -> dict[str, object]:
         """Custom attribute values that the admin changed, by attribute name."""

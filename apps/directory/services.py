@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group as PermissionGroup
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -33,7 +33,13 @@ from apps.directory.models import (
     ProfileAttribute,
     User,
 )
-from apps.directory.selectors import attribute_values_in_use, creates_reporting_loop
+from apps.directory.selectors import (
+    attribute_values_in_use,
+    creates_reporting_loop,
+    may_change_user,
+    may_grant_superuser,
+    ungrantable_permissions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +74,12 @@ def _validate(obj: models.Model, *, exclude: Iterable[str] = ()) -> None:
 
 
 # --- People ---------------------------------------------------------------------------------
+
+
+def _check_may_change(actor: User | None, user: User) -> None:
+    """The one gate every change to a person passes (admin, API, flow cards alike)."""
+    if not may_change_user(actor, user):
+        raise PermissionDenied("Only a superuser may change a superuser.")
 
 
 @transaction.atomic
@@ -118,6 +130,7 @@ def user_create(
 def user_update_profile(*, user: User, actor: User | None, changes: Mapping[str, Any]) -> User:
     """Change standard fields and custom attributes together; nothing is written on any error."""
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_change(actor, user)
     standard = {key: value for key, value in changes.items() if key in PROFILE_FIELDS}
     custom = {key: value for key, value in changes.items() if key not in PROFILE_FIELDS}
     if "email" in standard:
@@ -197,6 +210,7 @@ def _check_reporting_line(user: User, manager: User | None) -> None:
 @transaction.atomic
 def _apply_lifecycle(*, user: User, actor: User | None, verb: str) -> User:
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_change(actor, user)
     old_status = user.status
     user.status = USER_LIFECYCLE.target(verb, old_status, subject=f"user {user.username}")
     user.status_changed_at = timezone.now()
@@ -248,6 +262,7 @@ LIFECYCLE_SERVICES = {
 def user_set_password(*, user: User, actor: User | None, raw_password: str | None) -> User:
     """Set a new password, or make it unusable with None; the password is never logged."""
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_change(actor, user)
     had_usable = user.has_usable_password()
     if raw_password:
         user.set_password(raw_password)
@@ -279,6 +294,15 @@ def user_set_admin_rights(
 ) -> User:
     """Set admin-site access, superuser flag, permission groups and permissions in one change."""
     user = User.objects.select_for_update().get(pk=user.pk)
+    _check_may_change(actor, user)
+    if is_superuser and not user.is_superuser and not may_grant_superuser(actor):
+        raise PermissionDenied("Only a superuser may make someone a superuser.")
+    permission_groups, permissions = list(permission_groups), list(permissions)
+    refused = ungrantable_permissions(actor, user, permissions, permission_groups)
+    if refused:
+        raise PermissionDenied(
+            f"You may only grant permissions you hold yourself; not {', '.join(refused)}."
+        )
 
     def current() -> dict[str, Any]:
         return {

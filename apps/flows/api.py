@@ -18,7 +18,8 @@
     non-superuser, a disabled delegated flow for a non-superuser).
 - `GET /flow-runs/{id}/`: a run with its status, flow, version number, inputs, output, error
   and failing card, timing, and `cards`: the card-by-card history in order (empty when the flow
-  kept no history). Superusers may read any run; others the runs they started (404 otherwise).
+  kept no history). Superusers and staff holding `flows.view_flowrun` may read any run; others
+  the runs they started (404 otherwise).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from apps.core.permissions import staff_may
 from apps.flows import services
 from apps.flows.models import CardRun, Flow, FlowKind, FlowRun, InputType, RunStatus, Trigger
 
@@ -58,9 +60,10 @@ def flows_visible_to(user) -> QuerySet[Flow]:
 
 
 def runs_visible_to(user) -> QuerySet[FlowRun]:
-    """Runs the caller may read: all for superusers, those they started for others."""
+    """Runs the caller may read: all for superusers and staff who may view runs in the admin,
+    those they started for others."""
     runs = FlowRun.objects.all()
-    return runs if user.is_superuser else runs.filter(started_by=user)
+    return runs if staff_may(user, "flows.view_flowrun") else runs.filter(started_by=user)
 
 
 # --- Flows ----------------------------------------------------------------------------------
@@ -273,8 +276,8 @@ class FlowRunSerializer(serializers.ModelSerializer):
 
 
 class FlowRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """`GET /flow-runs/{id}/`: a run the caller started (any run for superusers), with its
-    card-by-card history; 404 for anyone else."""
+    """`GET /flow-runs/{id}/`: a run the caller started (any run for superusers and holders of
+    `flows.view_flowrun`), with its card-by-card history; 404 for anyone else."""
 
     serializer_class = FlowRunSerializer
     lookup_value_regex = r"\d+"

@@ -164,13 +164,9 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     my_approval = selectors.approvals_for(user).filter(request=access_request).first()
     tasks = list(access_request.tasks.select_related("assignee", "completed_by"))
-    in_team = (
-        any(t.status == TaskStatus.OPEN for t in tasks)
-        and user.teams.filter(pk=access_request.owning_team_id).exists()
-    )
     for task in tasks:
-        task.can_complete = task.status == TaskStatus.OPEN and (
-            task.assignee_id == user.pk or in_team or selectors.may_see_everything(user)
+        task.can_complete = task.status == TaskStatus.OPEN and selectors.may_complete_task(
+            user, task
         )
     context = {
         "req": access_request,
@@ -182,9 +178,8 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "grants": access_request.grants.select_related("group", "application"),
         "timeline": access_request.timeline.select_related("actor"),
         "my_approval": my_approval,
-        "can_cancel": access_request.is_open
-        and (access_request.requester_id == user.pk or selectors.may_see_everything(user)),
-        "comment_form": CommentForm(),
+        "can_cancel": access_request.is_open and selectors.may_cancel_request(user, access_request),
+        "comment_form": CommentForm() if selectors.may_comment(user, access_request) else None,
         "nav": "requests" if access_request.requester_id == user.pk else "",
     }
     return render(request, "portal/request_detail.html", context)

@@ -20,6 +20,7 @@ from apps.access_requests.models import (
     RequestTypeStatus,
     Step,
     StepKind,
+    Task,
     TaskStatus,
     TimelineEntry,
 )
@@ -590,21 +591,34 @@ def _task_only_type(world: World) -> RequestType:
     return chores
 
 
-def test_completing_a_task_is_for_its_team_and_twice_is_a_409(world):
+def test_completing_a_task_is_for_its_assignee_and_twice_is_a_409(world):
     chores = _task_only_type(world)
     request = services.request_submit(request_type=chores, requester=world.alice, answers={})
     task = request.tasks.get()
     assert task.assignee == world.carol
     assert client_for(world.outsider).post(f"/api/v1/tasks/{task.pk}/complete/").status_code == 404
     assert client_for(world.alice).post(f"/api/v1/tasks/{task.pk}/complete/").status_code == 403
-    # Dave is in the owning team: he may complete Carol's task (the service's rule).
-    dave = client_for(world.dave)
-    assert dave.post(f"/api/v1/tasks/{task.pk}/complete/").status_code == 200
-    again = dave.post(f"/api/v1/tasks/{task.pk}/complete/")
+    # Dave is in the owning team, but the task is Carol's (selectors.may_complete_task).
+    refused = client_for(world.dave).post(f"/api/v1/tasks/{task.pk}/complete/")
+    assert refused.status_code == 403
+    assert "assigned to" in refused.json()["detail"]
+    carol = client_for(world.carol)
+    assert carol.post(f"/api/v1/tasks/{task.pk}/complete/").status_code == 200
+    again = carol.post(f"/api/v1/tasks/{task.pk}/complete/")
     assert again.status_code == 409
     assert "completed" in again.json()["detail"]
     task.refresh_from_db()
-    assert task.status == TaskStatus.COMPLETED and task.completed_by == world.dave
+    assert task.status == TaskStatus.COMPLETED and task.completed_by == world.carol
+
+
+def test_an_unassigned_task_is_for_any_member_of_its_team(world):
+    chores = _task_only_type(world)
+    request = services.request_submit(request_type=chores, requester=world.alice, answers={})
+    task = request.tasks.get()
+    Task.objects.filter(pk=task.pk).update(assignee=None)
+    assert client_for(world.dave).post(f"/api/v1/tasks/{task.pk}/complete/").status_code == 200
+    task.refresh_from_db()
+    assert task.completed_by == world.dave
 
 
 def test_tasks_list_query_count_is_constant(world, django_assert_max_num_queries):

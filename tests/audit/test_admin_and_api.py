@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -218,3 +219,22 @@ def test_csv_export_writes_the_data_column_as_json(admin_client_logged_in, admin
     )
     (row,) = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
     assert json.loads(row["data"]) == {"old": {"status": "active"}, "new": {"status": "suspended"}}
+
+
+def test_api_reads_need_the_view_permission_before_anything_else(admin_user):
+    """Staff without `audit.view_systemlogevent` are refused (403), whatever they ask."""
+    services.user_suspend(user=UserFactory(), actor=admin_user)
+    staff = UserFactory(is_staff=True)
+    api = APIClient()
+    api.force_authenticate(staff)
+    assert api.get("/api/v1/system-log/").status_code == 403
+    assert api.get("/api/v1/system-log/", {"since": "yesterday"}).status_code == 403
+    event = SystemLogEvent.objects.latest("id")
+    assert api.get(f"/api/v1/system-log/{event.uuid}/").status_code == 403
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_systemlogevent"))
+    staff = type(staff).objects.get(pk=staff.pk)  # a fresh permission cache
+    api.force_authenticate(staff)
+    response = api.get("/api/v1/system-log/")
+    assert response.status_code == 200
+    assert response.json()["results"][0]["event_type"] == "directory.user.suspended"

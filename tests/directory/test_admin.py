@@ -6,9 +6,11 @@ import json
 
 import pytest
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
+from django.contrib.auth.models import Permission
 from django.contrib.messages import constants as message_levels
 from django.db import connection
 from django.forms import CheckboxInput, SplitDateTimeWidget
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.directory.models import (
@@ -340,6 +342,87 @@ def test_deleting_a_person_is_not_offered(admin_client, person):
     actions = dict(admin_client.get(USERS).context["action_form"].fields["action"].choices)
     assert "delete_selected" not in actions
     assert User.objects.filter(pk=person.pk).exists()
+
+
+# --- Superusers: only a superuser changes one ----------------------------------------------
+
+
+@pytest.fixture
+def editor_client(client, system_log):
+    """Staff holding every directory permission, but no superuser."""
+    editor = UserFactory(is_staff=True)
+    editor.user_permissions.set(Permission.objects.filter(content_type__app_label="directory"))
+    client.force_login(editor)
+    system_log.mark()
+    return client
+
+
+@pytest.fixture
+def root(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True, last_name="Root")
+
+
+def test_a_superusers_page_opens_read_only_for_other_staff(editor_client, root, system_log):
+    page = editor_client.get(user_url(root))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+
+    data = {"username": "root", "email": root.email, "last_name": "Renamed", **empty_inlines()}
+    assert editor_client.post(user_url(root), data).status_code == 403
+    password = {"usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    assert editor_client.post(user_url(root, "password"), password).status_code == 403
+
+    root.refresh_from_db()
+    assert root.last_name == "Root" and root.check_password(PASSWORD)
+    assert system_log.new() == []
+
+
+def test_a_lifecycle_action_leaves_superusers_alone_for_other_staff(editor_client, root):
+    person = UserFactory()
+
+    response = run_action(editor_client, "suspend_users", [person, root])
+
+    person.refresh_from_db()
+    root.refresh_from_db()
+    assert (person.status, root.status) == (UserStatus.SUSPENDED, UserStatus.ACTIVE)
+    warnings = [text for level, text in messages_of(response) if level == message_levels.WARNING]
+    assert warnings == ["root: Only a superuser may change a superuser."]
+
+
+def test_the_superuser_box_is_read_only_for_other_staff(editor_client, admin_user, person):
+    editor_form = editor_client.get(user_url(person)).context["adminform"].form
+    assert "is_superuser" not in editor_form.fields and "is_staff" in editor_form.fields
+    root_client = Client()
+    root_client.force_login(admin_user)
+    assert "is_superuser" in root_client.get(user_url(person)).context["adminform"].form.fields
+
+
+def test_a_person_page_opens_read_only_with_the_view_permission(client, person):
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_user"))
+    client.force_login(viewer)
+    page = client.get(user_url(person))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+
+
+def test_staff_hand_on_only_the_permissions_they_hold(editor_client, person, system_log):
+    data = change_form_data(editor_client.get(user_url(person)))
+    held = Permission.objects.get(codename="view_user")
+    lacking = Permission.objects.get(codename="change_accessrequest")
+    data["user_permissions"] = [str(held.pk), str(lacking.pk)]
+
+    response = editor_client.post(user_url(person), data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "You may only grant permissions you hold yourself; not "
+        "access_requests.change_accessrequest."
+    ]
+    assert not person.user_permissions.exists() and system_log.new() == []
+    data["user_permissions"] = [str(held.pk)]
+    assert editor_client.post(user_url(person), data).status_code == 302
+    assert list(person.user_permissions.all()) == [held]
 
 
 # --- Passwords ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import Group as PermissionGroup
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from apps.directory import services
@@ -677,3 +677,115 @@ def test_revoking_from_someone_who_does_not_hold_it_logs_nothing(kind, actor, sy
 
     assert kind.revoke(**{kind.name: resource}, user=person, actor=actor) is False
     assert system_log.new() == []
+
+
+# --- Only a superuser changes a superuser -----------------------------------------------------
+
+
+def _editor() -> User:
+    """Staff holding every directory permission, but no superuser."""
+    editor = UserFactory(is_staff=True)
+    editor.user_permissions.set(Permission.objects.filter(content_type__app_label="directory"))
+    return editor
+
+
+SUPERUSER_CHANGES = {
+    "profile": lambda user, actor: services.user_update_profile(
+        user=user, actor=actor, changes={"last_name": "Renamed"}
+    ),
+    "suspend": lambda user, actor: services.user_suspend(user=user, actor=actor),
+    "deactivate": lambda user, actor: services.user_deactivate(user=user, actor=actor),
+    "password": lambda user, actor: services.user_set_password(
+        user=user, actor=actor, raw_password=NEW_PASSWORD
+    ),
+    "admin rights": lambda user, actor: services.user_set_admin_rights(
+        user=user, actor=actor, is_staff=True, is_superuser=False
+    ),
+}
+
+
+@pytest.mark.parametrize("change", SUPERUSER_CHANGES)
+@pytest.mark.parametrize("who", ["staff with every permission", "the system (a flow)"])
+def test_nobody_but_a_superuser_changes_a_superuser(change, who, system_log):
+    root = UserFactory(is_staff=True, is_superuser=True, last_name="Root")
+    actor = _editor() if who.startswith("staff") else None
+    system_log.mark()
+
+    with pytest.raises(PermissionDenied, match="Only a superuser may change a superuser"):
+        SUPERUSER_CHANGES[change](root, actor)
+
+    root.refresh_from_db()
+    assert (root.last_name, root.status, root.is_superuser) == ("Root", UserStatus.ACTIVE, True)
+    assert root.check_password("pass-word-123")
+    assert system_log.new() == []
+
+
+@pytest.mark.parametrize("change", SUPERUSER_CHANGES)
+def test_a_superuser_changes_a_superuser(change, system_log):
+    root = UserFactory(is_staff=True, is_superuser=True)
+    other_root = UserFactory(is_staff=True, is_superuser=True)
+    system_log.mark()
+
+    SUPERUSER_CHANGES[change](root, other_root)
+
+    assert len(system_log.new()) == 1
+
+
+def test_only_a_superuser_makes_someone_a_superuser(system_log):
+    editor, person = _editor(), UserFactory()
+    system_log.mark()
+
+    with pytest.raises(PermissionDenied, match="Only a superuser may make someone a superuser"):
+        services.user_set_admin_rights(user=person, actor=editor, is_staff=True, is_superuser=True)
+
+    person.refresh_from_db()
+    assert (person.is_staff, person.is_superuser) == (False, False)
+    assert system_log.new() == []
+    root = UserFactory(is_staff=True, is_superuser=True)
+    services.user_set_admin_rights(user=person, actor=root, is_staff=True, is_superuser=True)
+    person.refresh_from_db()
+    assert person.is_superuser
+
+
+def test_staff_change_ordinary_people(system_log):
+    person = UserFactory()
+    services.user_update_profile(user=person, actor=_editor(), changes={"title": "Clerk"})
+    services.user_suspend(user=person, actor=None)
+    person.refresh_from_db()
+    assert (person.title, person.status) == ("Clerk", UserStatus.SUSPENDED)
+
+
+def test_staff_grant_only_the_permissions_they_hold(system_log):
+    editor, person = _editor(), UserFactory()
+    cancel = Permission.objects.get(codename="change_accessrequest")
+    admins = PermissionGroup.objects.create(name="Request admins")
+    admins.permissions.add(cancel)
+    view_user = Permission.objects.get(codename="view_user")
+    system_log.mark()
+
+    for rights in ({"permissions": [view_user, cancel]}, {"permission_groups": [admins]}):
+        with pytest.raises(PermissionDenied, match=r"access_requests\.change_accessrequest"):
+            services.user_set_admin_rights(
+                user=person, actor=editor, is_staff=True, is_superuser=False, **rights
+            )
+    assert system_log.new() == []
+    assert not person.user_permissions.exists()
+
+    services.user_set_admin_rights(
+        user=person, actor=editor, is_staff=True, is_superuser=False, permissions=[view_user]
+    )
+    assert list(person.user_permissions.all()) == [view_user]
+    # What the person already holds may stay, whoever saves the page.
+    root = UserFactory(is_superuser=True, is_staff=True)
+    services.user_set_admin_rights(
+        user=person, actor=root, is_staff=True, is_superuser=False, permissions=[view_user, cancel]
+    )
+    services.user_set_admin_rights(
+        user=person,
+        actor=editor,
+        is_staff=False,
+        is_superuser=False,
+        permissions=[view_user, cancel],
+    )
+    person.refresh_from_db()
+    assert person.is_staff is False and person.user_permissions.count() == 2

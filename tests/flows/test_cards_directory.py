@@ -257,6 +257,17 @@ def test_an_illegal_transition_fails_the_card_with_its_message(ann):
 # --- Groups ---------------------------------------------------------------------------------
 
 
+def test_a_flow_may_not_change_a_superuser(admin_user):
+    for card, inputs in (
+        ("directory.suspend", {"user_id": admin_user.pk}),
+        ("directory.update_profile", {"user_id": admin_user.pk, "changes": {"last_name": "X"}}),
+    ):
+        assert error(card, inputs) == "Only a superuser may change a superuser."
+    admin_user.refresh_from_db()
+    assert admin_user.status == UserStatus.ACTIVE and admin_user.last_name != "X"
+    assert not events("directory.user.suspended")
+
+
 def test_add_to_group_by_name_until_a_date_then_remove(ann):
     group = GroupFactory(name="VPN users")
     until = (timezone.now() + dt.timedelta(days=7)).replace(microsecond=0)

@@ -6,10 +6,11 @@ import datetime as dt
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.access_requests import notifications
+from apps.access_requests import notifications, services
 from apps.access_requests.models import (
     AccessRequest,
     Approval,
@@ -19,6 +20,7 @@ from apps.access_requests.models import (
     QuestionType,
     RequestStatus,
     RequestTypeStatus,
+    Task,
     TaskStatus,
     TimelineKind,
 )
@@ -380,6 +382,27 @@ def test_comment_is_added_to_the_timeline(client, org, pending_request):
 # --- Approvals ------------------------------------------------------------------------------
 
 
+def test_an_admin_with_the_view_permission_reads_a_request_but_does_not_comment(
+    client, org, pending_request
+):
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_accessrequest"))
+    client.force_login(viewer)
+    url = reverse("portal:request-detail", args=[pending_request.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["comment_form"] is None
+    assert "Add comment" not in page.content.decode()
+
+    response = client.post(
+        reverse("portal:request-comment", args=[pending_request.pk]), {"text": "Hi"}
+    )
+
+    assert "You cannot comment on this request." in follow_messages(client, response)
+    assert not pending_request.timeline.filter(kind=TimelineKind.COMMENT).exists()
+    client.force_login(org.alice)
+    assert "Add comment" in client.get(url).content.decode()
+
+
 def test_approvals_page_lists_pending_with_answers(client, org, pending_request):
     client.force_login(org.boss)
     response = client.get(reverse("portal:approvals"))
@@ -587,6 +610,45 @@ def test_completing_someone_elses_task_is_refused(client, org, task_request):
     assert work.status == TaskStatus.OPEN
     client.force_login(org.outsider)
     assert client.post(reverse("portal:task-complete", args=[work.pk])).status_code == 404
+
+
+def test_a_colleagues_task_is_not_completed_by_posting_directly(client, org, task_request):
+    work = task_request.tasks.get()
+    assert work.assignee == org.carol
+    client.force_login(org.dave)  # in the owning team, but the task is Carol's
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk]))
+    assert [task.can_complete for task in page.context["tasks"]] == [False]
+
+    response = client.post(reverse("portal:task-complete", args=[work.pk]), {"note": "mine"})
+
+    assert "It is assigned to Carol Nguyen." in " ".join(follow_messages(client, response))
+    work.refresh_from_db()
+    assert (work.status, work.note, work.completed_by) == (TaskStatus.OPEN, "", None)
+
+
+def test_an_unassigned_task_is_completed_by_any_member_and_names_who_did(client, org, task_request):
+    work = task_request.tasks.get()
+    Task.objects.filter(pk=work.pk).update(assignee=None)
+    client.force_login(org.dave)
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk]))
+    assert [task.can_complete for task in page.context["tasks"]] == [True]
+
+    client.post(reverse("portal:task-complete", args=[work.pk]), {"note": "printed"})
+
+    work.refresh_from_db()
+    assert work.completed_by == org.dave
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk])).content.decode()
+    assert "Completed by Dave Okafor · printed" in page
+    timeline = task_request.timeline.get(kind=TimelineKind.TASK_COMPLETED)
+    assert timeline.actor == org.dave
+
+
+def test_a_completed_task_names_who_completed_it(client, org, task_request, admin_user):
+    work = task_request.tasks.get()
+    services.task_complete(task=work, actor=admin_user, note="done for Carol")
+    client.force_login(org.carol)
+    page = client.get(reverse("portal:request-detail", args=[task_request.pk])).content.decode()
+    assert f"Completed by {admin_user} (assigned to Carol Nguyen) · done for Carol" in page
 
 
 def test_a_task_is_completed_once(client, org, task_request):

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.core.statemachine import IllegalTransition
 from apps.flows import types
@@ -157,10 +157,11 @@ def describe_error(error: ValidationError) -> str:
 
 @contextmanager
 def domain_errors_as_card_errors() -> Iterator[None]:
-    """A service's ValidationError or IllegalTransition becomes a CardError with its message."""
+    """A service's ValidationError, IllegalTransition or refusal (PermissionDenied) becomes a
+    CardError with its message."""
     try:
         yield
-    except IllegalTransition as error:
+    except (IllegalTransition, PermissionDenied) as error:
         raise CardError(str(error)) from None
     except ValidationError as error:
         raise CardError(describe_error(error)) from None
