@@ -22,6 +22,7 @@ from apps.directory.forms import (
 )
 from apps.directory.models import (
     USER_LIFECYCLE,
+    ApiToken,
     AppAssignment,
     Application,
     Group,
@@ -489,3 +490,60 @@ class ProfileAttributeAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: who holds which, until when, last used when. The secret is never stored, and
+    its hash is never shown. Staff with the change permission revoke; nothing else is edited."""
+
+    list_display = (
+        "name",
+        "owner",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "expires_at")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "name", "user__username", "user__email")
+    fields = (
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+        "revoke_reason",
+    )
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+
+    @admin.display(description="Owner", ordering="user__username")
+    def owner(self, obj: ApiToken) -> User:
+        return obj.user
+
+    def has_add_permission(self, request):
+        return False  # tokens are issued to their owner through the API sign-in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked, never deleted: the record of who held what stays
+
+    def save_model(self, request, obj, form, change):
+        """Every field is read-only: nothing to save."""
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.api_token_revoke(
+                token=token, actor=request.user, reason="revoked by an administrator"
+            )
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
