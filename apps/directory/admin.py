@@ -5,8 +5,10 @@ from __future__ import annotations
 from contextvars import ContextVar
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.models import Group as PermissionGroup
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
@@ -323,6 +325,35 @@ class UserAdmin(DjangoUserAdmin):
         save_grants(
             request, formset, "group" if formset.model is GroupMembership else "application"
         )
+
+
+admin.site.unregister(PermissionGroup)
+
+
+@admin.register(PermissionGroup)
+class PermissionGroupAdmin(DjangoGroupAdmin):
+    """Django's permission-group page, saving through the services so each change is logged."""
+
+    def save_model(self, request, obj, form, change):
+        values = {
+            "name": form.cleaned_data["name"],
+            "permissions": form.cleaned_data["permissions"],
+        }
+        if change:
+            saved = services.permission_group_update(group=obj, actor=request.user, **values)
+        else:
+            saved = services.permission_group_create(actor=request.user, **values)
+        copy_saved_fields(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        """The permissions were saved by the service with the rest (one event, not two)."""
+
+    def delete_model(self, request, obj):
+        services.permission_group_delete(group=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 class ResourceAdmin(admin.ModelAdmin):

@@ -15,6 +15,21 @@ USER_ADMIN_RIGHTS_CHANGED = register(
     "A person's admin-site access, superuser flag, permission groups or permissions changed.",
     _CHANGE,
 )
+PERMISSION_GROUP_CREATED = register(
+    "directory.permission_group.created",
+    "A permission group (admin-site rights, django.contrib.auth) was created.",
+    {**_CHANGE, "new": "its name and permissions (app_label.codename)"},
+)
+PERMISSION_GROUP_UPDATED = register(
+    "directory.permission_group.updated",
+    "A permission group's name or permissions changed.",
+    _CHANGE,
+)
+PERMISSION_GROUP_DELETED = register(
+    "directory.permission_group.deleted",
+    "A permission group was deleted; its members lost its permissions.",
+    {**_CHANGE, "old": "its name, permissions and members (usernames)"},
+)
 USER_PASSWORD_CHANGED = register(
     "directory.user.password_changed",
     "A person's password was set or removed (the password itself is never logged).",

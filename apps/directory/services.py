@@ -322,6 +322,76 @@ def user_set_admin_rights(
     return user
 
 
+# --- Permission groups (django.contrib.auth) -----------------------------------------------
+
+
+def _permission_codes(permissions) -> list[str]:
+    return sorted(
+        f"{app}.{code}"
+        for app, code in permissions.values_list("content_type__app_label", "codename")
+    )
+
+
+def _permission_group_values(group: PermissionGroup) -> dict[str, Any]:
+    return {"name": group.name, "permissions": _permission_codes(group.permissions)}
+
+
+@transaction.atomic
+def permission_group_create(
+    *, actor: User | None, name: str, permissions: Iterable[Permission] = ()
+) -> PermissionGroup:
+    """Make a permission group holding `permissions`."""
+    group = PermissionGroup(name=name)
+    _validate(group)
+    group.save()
+    group.permissions.set(permissions)
+    emit(
+        events.PERMISSION_GROUP_CREATED,
+        actor=actor,
+        target=group,
+        data={"old": None, "new": _permission_group_values(group)},
+    )
+    return group
+
+
+@transaction.atomic
+def permission_group_update(
+    *,
+    group: PermissionGroup,
+    actor: User | None,
+    name: str,
+    permissions: Iterable[Permission],
+) -> PermissionGroup:
+    """Rename a permission group and set its permissions; one event with what changed."""
+    group = PermissionGroup.objects.select_for_update().get(pk=group.pk)
+    old = _permission_group_values(group)
+    group.name = name
+    if name != old["name"]:
+        _validate(group)
+        group.save(update_fields=["name"])
+    group.permissions.set(permissions)
+    new = _permission_group_values(group)
+    changed = changed_fields(old, new)
+    if changed:
+        emit(
+            events.PERMISSION_GROUP_UPDATED,
+            actor=actor,
+            target=group,
+            data=old_and_new(old, new, changed),
+        )
+    return group
+
+
+@transaction.atomic
+def permission_group_delete(*, group: PermissionGroup, actor: User | None) -> None:
+    """Delete a permission group; its members lose what it gave them."""
+    group = PermissionGroup.objects.select_for_update().get(pk=group.pk)
+    old = _permission_group_values(group)
+    old["members"] = sorted(group.user_set.values_list("username", flat=True))
+    emit(events.PERMISSION_GROUP_DELETED, actor=actor, target=group, data={"old": old, "new": None})
+    group.delete()
+
+
 # --- API tokens -----------------------------------------------------------------------------
 
 TOKEN_KEY_PREFIX = "gth_"
