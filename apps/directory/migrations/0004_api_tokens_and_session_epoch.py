@@ -12,6 +12,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
+from django.utils.dateparse import parse_datetime
 
 
 LEGACY_TABLE = "authtoken_token"
@@ -28,13 +29,21 @@ def carry_over_legacy_tokens(apps, schema_editor):
         rows = cursor.fetchall()
     now = django.utils.timezone.now()
     days = getattr(settings, "API_TOKEN_DEFAULT_DAYS", 30)
+
+    def aware(created):
+        if isinstance(created, str):  # SQLite's cursor answers text
+            created = parse_datetime(created)
+        if created is not None and django.utils.timezone.is_naive(created):
+            created = django.utils.timezone.make_aware(created, dt.UTC)
+        return created or now
+
     ApiToken.objects.bulk_create(
         ApiToken(
             user_id=user_id,
             name="Migrated API token",
             prefix=key[:8],
             key_hash=hashlib.sha256(key.encode()).hexdigest(),
-            created_at=created or now,
+            created_at=aware(created),
             expires_at=now + dt.timedelta(days=days),
         )
         for key, created, user_id in rows
