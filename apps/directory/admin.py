@@ -6,8 +6,10 @@ from contextvars import ContextVar
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.models import Group as PermissionGroup
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -24,6 +26,7 @@ from apps.directory.forms import (
 )
 from apps.directory.models import (
     USER_LIFECYCLE,
+    ApiToken,
     AppAssignment,
     Application,
     Group,
@@ -349,6 +352,35 @@ class UserAdmin(DjangoUserAdmin):
         )
 
 
+admin.site.unregister(PermissionGroup)
+
+
+@admin.register(PermissionGroup)
+class PermissionGroupAdmin(DjangoGroupAdmin):
+    """Django's permission-group page, saving through the services so each change is logged."""
+
+    def save_model(self, request, obj, form, change):
+        values = {
+            "name": form.cleaned_data["name"],
+            "permissions": form.cleaned_data["permissions"],
+        }
+        if change:
+            saved = services.permission_group_update(group=obj, actor=request.user, **values)
+        else:
+            saved = services.permission_group_create(actor=request.user, **values)
+        copy_saved_fields(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        """The permissions were saved by the service with the rest (one event, not two)."""
+
+    def delete_model(self, request, obj):
+        services.permission_group_delete(group=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 class ResourceAdmin(admin.ModelAdmin):
     """What groups and applications share: owners, a holder count, writes through services."""
 
@@ -514,3 +546,60 @@ class ProfileAttributeAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: who holds which, until when, last used when. The secret is never stored, and
+    its hash is never shown. Staff with the change permission revoke; nothing else is edited."""
+
+    list_display = (
+        "name",
+        "owner",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "expires_at")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "name", "user__username", "user__email")
+    fields = (
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+        "revoke_reason",
+    )
+    readonly_fields = fields
+    actions = ["revoke_tokens"]
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+
+    @admin.display(description="Owner", ordering="user__username")
+    def owner(self, obj: ApiToken) -> User:
+        return obj.user
+
+    def has_add_permission(self, request):
+        return False  # tokens are issued to their owner through the API sign-in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked, never deleted: the record of who held what stays
+
+    def save_model(self, request, obj, form, change):
+        """Every field is read-only: nothing to save."""
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.api_token_revoke(
+                token=token, actor=request.user, reason="revoked by an administrator"
+            )
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)

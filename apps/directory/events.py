@@ -15,22 +15,39 @@ USER_ADMIN_RIGHTS_CHANGED = register(
     "A person's admin-site access, superuser flag, permission groups or permissions changed.",
     _CHANGE,
 )
+PERMISSION_GROUP_CREATED = register(
+    "directory.permission_group.created",
+    "A permission group (admin-site rights, django.contrib.auth) was created.",
+    {**_CHANGE, "new": "its name and permissions (app_label.codename)"},
+)
+PERMISSION_GROUP_UPDATED = register(
+    "directory.permission_group.updated",
+    "A permission group's name or permissions changed.",
+    _CHANGE,
+)
+PERMISSION_GROUP_DELETED = register(
+    "directory.permission_group.deleted",
+    "A permission group was deleted; its members lost its permissions.",
+    {**_CHANGE, "old": "its name, permissions and members (usernames)"},
+)
 USER_PASSWORD_CHANGED = register(
     "directory.user.password_changed",
     "A person's password was set or removed (the password itself is never logged).",
     {**_CHANGE, "usable": "whether the account now has a usable password"},
 )
+# Every open session of the person ends too (their session epoch moves on).
+_CREDENTIALS_ENDED = {"tokens_revoked": "prefixes of the API tokens revoked with it, if any"}
 USER_LIFECYCLE_EVENTS = {
     verb: register(
         f"directory.user.{past}",
         f"A person's account was {past} ({description}).",
-        _CHANGE,
+        {**_CHANGE, **_CREDENTIALS_ENDED} if verb in ("suspend", "deactivate") else _CHANGE,
     )
     for verb, past, description in (
         ("activate", "activated", "staged to active"),
-        ("suspend", "suspended", "active to suspended: cannot sign in"),
+        ("suspend", "suspended", "active to suspended: cannot sign in; tokens and sessions end"),
         ("unsuspend", "unsuspended", "suspended back to active"),
-        ("deactivate", "deactivated", "deprovisioned: cannot sign in"),
+        ("deactivate", "deactivated", "deprovisioned: cannot sign in; tokens and sessions end"),
         ("reactivate", "reactivated", "deprovisioned back to staged"),
     )
 }
@@ -48,6 +65,30 @@ USER_SESSION_FAILED = register(
     {"username": "the name that was tried", "client_ip": "address the attempt came from"},
 )
 USER_SESSION_ENDED = register("directory.user.session.ended", "A person signed out.")
+USER_SESSION_LOCKED_OUT = register(
+    "directory.user.session.locked_out",
+    "A sign-in was refused because of too many failed attempts for the account or from the "
+    "address (portal, admin or API token); written when the lock starts and for each attempt "
+    "while it holds.",
+    {
+        "username": "the account the attempts counted against",
+        "client_ip": "address the attempt came from",
+        "failures": "failed attempts counted",
+        "failure_limit": "the limit that was reached",
+        "cool_off_seconds": "how long the lock holds after the last attempt",
+    },
+)
+API_TOKEN_ISSUED = register(
+    "directory.api_token.issued",
+    "An API token was issued (the secret itself is never logged).",
+    {**_CHANGE, "new": "the token's owner, name, prefix and expiry"},
+)
+API_TOKEN_REVOKED = register(
+    "directory.api_token.revoked",
+    "An API token was revoked by its owner or an administrator. Tokens revoked because their "
+    "owner was suspended or deprovisioned are listed in that event (`tokens_revoked`).",
+    {**_CHANGE, "reason": "why", "prefix": "the token's first characters"},
+)
 
 ATTRIBUTE_CREATED = register(
     "directory.profile_attribute.created", "A custom profile attribute was defined.", _CHANGE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from apps.core.statemachine import Lifecycle
 from apps.core.validation import ConstraintErrorsOnFields
@@ -97,6 +99,11 @@ class User(ConstraintErrorsOnFields, AbstractBaseUser, PermissionsMixin):
     profile = models.JSONField(
         default=dict, blank=True, help_text="Values of the custom profile attributes, by name."
     )
+    session_epoch = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Raised to end every open session of the person (suspension, deprovisioning).",
+    )
 
     objects = UserManager()
 
@@ -136,6 +143,25 @@ class User(ConstraintErrorsOnFields, AbstractBaseUser, PermissionsMixin):
     @property
     def is_active(self) -> bool:  # Django's auth reads this to let people sign in
         return self.status == UserStatus.ACTIVE
+
+    # Sessions hold this hash and die when it changes. Django's hash covers the password only;
+    # the session epoch is mixed in too, so the directory can end every session of a person
+    # (sessions are not indexed by user). At epoch 0 the hash is Django's own.
+    def get_session_auth_hash(self) -> str:
+        return self._session_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        for fallback_secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=fallback_secret)
+
+    def _session_hash(self, *, secret: str | None) -> str:
+        value = f"{self.password}:{self.session_epoch}" if self.session_epoch else self.password
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            value,
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -336,3 +362,53 @@ class AppAssignment(TimeBoundGrant):
 
     def __str__(self) -> str:
         return f"{self.user} assigned to {self.application}"
+
+
+def hash_api_token(key: str) -> str:
+    """What is stored of a token: its SHA-256 (the secret is random, so no salt is needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def usable(self) -> ApiTokenQuerySet:
+        """Tokens that sign API calls in: neither revoked nor expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class ApiToken(models.Model):
+    """A person's API token. Only its hash is kept; the secret is shown once, when issued."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. CI export.")
+    prefix = models.CharField(
+        max_length=16, help_text="The first characters of the token, to recognise it."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoke_reason = models.CharField(max_length=32, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="directory_apitoken_user_idx")]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and not self.is_expired

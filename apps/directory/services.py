@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group as PermissionGroup
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +27,7 @@ from apps.directory import events
 from apps.directory.attributes import coerce_attribute_value
 from apps.directory.models import (
     USER_LIFECYCLE,
+    ApiToken,
     AppAssignment,
     Application,
     GrantSource,
@@ -32,6 +35,7 @@ from apps.directory.models import (
     GroupMembership,
     ProfileAttribute,
     User,
+    hash_api_token,
 )
 from apps.directory.selectors import (
     attribute_values_in_use,
@@ -207,6 +211,11 @@ def _check_reporting_line(user: User, manager: User | None) -> None:
         )
 
 
+# Leaving (suspended, deprovisioned) ends every credential the person holds, so that coming
+# back (unsuspended, reactivated) does not revive an old token or browser session.
+_LEAVING_VERBS = frozenset({"suspend", "deactivate"})
+
+
 @transaction.atomic
 def _apply_lifecycle(*, user: User, actor: User | None, verb: str) -> User:
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -214,13 +223,16 @@ def _apply_lifecycle(*, user: User, actor: User | None, verb: str) -> User:
     old_status = user.status
     user.status = USER_LIFECYCLE.target(verb, old_status, subject=f"user {user.username}")
     user.status_changed_at = timezone.now()
-    user.save(update_fields=["status", "status_changed_at"])
-    emit(
-        events.USER_LIFECYCLE_EVENTS[verb],
-        actor=actor,
-        target=user,
-        data={"old": {"status": old_status}, "new": {"status": user.status}},
-    )
+    fields = ["status", "status_changed_at"]
+    data: dict[str, Any] = {"old": {"status": old_status}, "new": {"status": user.status}}
+    if verb in _LEAVING_VERBS:
+        revoked = _revoke_all_tokens(user=user, actor=actor, reason=verb)
+        if revoked:
+            data["tokens_revoked"] = revoked
+        user.session_epoch += 1  # every session's auth hash changes: all are signed out
+        fields.append("session_epoch")
+    user.save(update_fields=fields)
+    emit(events.USER_LIFECYCLE_EVENTS[verb], actor=actor, target=user, data=data)
     return user
 
 
@@ -230,7 +242,7 @@ def user_activate(*, user: User, actor: User | None) -> User:
 
 
 def user_suspend(*, user: User, actor: User | None) -> User:
-    """Active → suspended: sign-in is refused, memberships are kept."""
+    """Active → suspended: sign-in is refused, tokens and sessions ended, memberships kept."""
     return _apply_lifecycle(user=user, actor=actor, verb="suspend")
 
 
@@ -240,7 +252,7 @@ def user_unsuspend(*, user: User, actor: User | None) -> User:
 
 
 def user_deactivate(*, user: User, actor: User | None) -> User:
-    """Staged, active or suspended → deprovisioned."""
+    """Staged, active or suspended → deprovisioned; tokens and sessions are ended."""
     return _apply_lifecycle(user=user, actor=actor, verb="deactivate")
 
 
@@ -332,6 +344,175 @@ def user_set_admin_rights(
             data={"old": {k: before[k] for k in changed}, "new": {k: after[k] for k in changed}},
         )
     return user
+
+
+# --- Permission groups (django.contrib.auth) -----------------------------------------------
+
+
+def _permission_codes(permissions) -> list[str]:
+    return sorted(
+        f"{app}.{code}"
+        for app, code in permissions.values_list("content_type__app_label", "codename")
+    )
+
+
+def _permission_group_values(group: PermissionGroup) -> dict[str, Any]:
+    return {"name": group.name, "permissions": _permission_codes(group.permissions)}
+
+
+@transaction.atomic
+def permission_group_create(
+    *, actor: User | None, name: str, permissions: Iterable[Permission] = ()
+) -> PermissionGroup:
+    """Make a permission group holding `permissions`."""
+    group = PermissionGroup(name=name)
+    _validate(group)
+    group.save()
+    group.permissions.set(permissions)
+    emit(
+        events.PERMISSION_GROUP_CREATED,
+        actor=actor,
+        target=group,
+        data={"old": None, "new": _permission_group_values(group)},
+    )
+    return group
+
+
+@transaction.atomic
+def permission_group_update(
+    *,
+    group: PermissionGroup,
+    actor: User | None,
+    name: str,
+    permissions: Iterable[Permission],
+) -> PermissionGroup:
+    """Rename a permission group and set its permissions; one event with what changed."""
+    group = PermissionGroup.objects.select_for_update().get(pk=group.pk)
+    old = _permission_group_values(group)
+    group.name = name
+    if name != old["name"]:
+        _validate(group)
+        group.save(update_fields=["name"])
+    group.permissions.set(permissions)
+    new = _permission_group_values(group)
+    changed = changed_fields(old, new)
+    if changed:
+        emit(
+            events.PERMISSION_GROUP_UPDATED,
+            actor=actor,
+            target=group,
+            data=old_and_new(old, new, changed),
+        )
+    return group
+
+
+@transaction.atomic
+def permission_group_delete(*, group: PermissionGroup, actor: User | None) -> None:
+    """Delete a permission group; its members lose what it gave them."""
+    group = PermissionGroup.objects.select_for_update().get(pk=group.pk)
+    old = _permission_group_values(group)
+    old["members"] = sorted(group.user_set.values_list("username", flat=True))
+    emit(events.PERMISSION_GROUP_DELETED, actor=actor, target=group, data={"old": old, "new": None})
+    group.delete()
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+TOKEN_KEY_PREFIX = "gth_"
+
+
+@dataclass(frozen=True)
+class IssuedApiToken:
+    """A new token and its secret: the only moment the secret exists outside the client."""
+
+    token: ApiToken
+    key: str
+
+
+def _token_values(token: ApiToken) -> dict[str, Any]:
+    return {
+        "user": token.user_id,
+        "name": token.name,
+        "prefix": token.prefix,
+        "expires_at": _plain(token.expires_at),
+    }
+
+
+def api_token_lifetime(expires_in_days: int | None) -> dt.timedelta:
+    """The lifetime asked for, or the default; refused beyond API_TOKEN_MAX_DAYS."""
+    days = settings.API_TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise ValidationError(
+            {"expires_in_days": f"Between 1 and {settings.API_TOKEN_MAX_DAYS} days."}
+        )
+    return dt.timedelta(days=days)
+
+
+@transaction.atomic
+def api_token_issue(
+    *, user: User, actor: User | None, name: str, expires_in_days: int | None = None
+) -> IssuedApiToken:
+    """Make a token for `user`; only its hash is stored and the secret is returned once."""
+    lifetime = api_token_lifetime(expires_in_days)
+    key = TOKEN_KEY_PREFIX + secrets.token_urlsafe(30)
+    now = timezone.now()
+    token = ApiToken(
+        user=user,
+        name=name.strip(),
+        prefix=key[: len(TOKEN_KEY_PREFIX) + 8],
+        key_hash=hash_api_token(key),
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    _validate(token, exclude=["key_hash"])
+    token.save()
+    emit(
+        events.API_TOKEN_ISSUED,
+        actor=actor,
+        target=token,
+        data={"old": None, "new": _token_values(token)},
+    )
+    return IssuedApiToken(token=token, key=key)
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User | None, reason: str = "revoked") -> ApiToken:
+    """End a token now; revoking one already revoked changes nothing."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at, token.revoked_by, token.revoke_reason = timezone.now(), actor, reason
+    token.save(update_fields=["revoked_at", "revoked_by", "revoke_reason"])
+    emit(
+        events.API_TOKEN_REVOKED,
+        actor=actor,
+        target=token,
+        data={
+            "old": {"revoked_at": None},
+            "new": {"revoked_at": _plain(token.revoked_at)},
+            "reason": reason,
+            **_token_values(token),
+        },
+    )
+    return token
+
+
+def _revoke_all_tokens(*, user: User, actor: User | None, reason: str) -> list[str]:
+    """Revoke every token `user` holds, in the caller's transaction and event; their prefixes."""
+    tokens = list(user.api_tokens.select_for_update().filter(revoked_at__isnull=True))
+    now = timezone.now()
+    for token in tokens:
+        token.revoked_at, token.revoked_by, token.revoke_reason = now, actor, reason
+    ApiToken.objects.bulk_update(tokens, ["revoked_at", "revoked_by", "revoke_reason"])
+    return sorted(token.prefix for token in tokens)
+
+
+def api_token_record_use(*, token: ApiToken) -> None:
+    """Note when a token was last used, at most once a minute (bookkeeping, not an event)."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
 
 
 # --- Custom profile attributes --------------------------------------------------------------

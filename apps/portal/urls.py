@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.portal import views
+from apps.portal import token_views, views
 
 app_name = "portal"
 
@@ -30,4 +30,6 @@ urlpatterns = [
     path("tasks/<int:pk>/complete/", views.task_complete, name="task-complete"),
     path("delegations/", views.delegations, name="delegations"),
     path("delegations/<int:pk>/end/", views.delegation_end, name="delegation-end"),
+    path("tokens/", token_views.api_tokens, name="api-tokens"),
+    path("tokens/<int:pk>/revoke/", token_views.api_token_revoke, name="api-token-revoke"),
 ]

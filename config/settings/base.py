@@ -43,7 +43,6 @@ DJANGO_APPS = [
 ]
 THIRD_PARTY_APPS = [
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_q",
 ]
@@ -151,10 +150,6 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -237,3 +232,31 @@ LOGGING = {
 # Usernames are unique whatever their case through a functional unique constraint (and the
 # backend looks them up the same way), which Django's check does not recognise.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+# --- Sign-in throttling, API tokens (issue 7: auth) -----------------------------------------
+# django-axes counts failed sign-ins on every path that calls authenticate() (portal, admin,
+# API token): AXES_FAILURE_LIMIT failures for one account, or from one client address, lock
+# that account / address out for AXES_COOLOFF_MINUTES, even for the right password; each
+# further failure restarts the wait. The portal and the admin answer 429 with a page, the API
+# 429 with a JSON reason (apps.directory.throttling). Attempts are kept in the database (admin:
+# Axes → Access attempts, where a lock can be lifted by deleting its row).
+INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+MIDDLEWARE = [*MIDDLEWARE, "axes.middleware.AxesMiddleware"]  # last, as axes asks
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60  # hours, as a float
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_USERNAME_CALLABLE = "apps.directory.throttling.account_key"
+AXES_LOCKOUT_CALLABLE = "apps.directory.throttling.lockout_response"
+# A successful sign-in does not clear the counters: it would let anyone holding one account
+# reset the count of the address they also use to guess another account's password.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the system log already
+# API tokens (apps.directory: ApiToken) are stored hashed, shown once, and expire.
+API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=30)
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "apps.directory.authentication.ApiTokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]

@@ -82,6 +82,33 @@ def test_database_refuses_a_raw_delete(event):
     assert SystemLogEvent.objects.filter(pk=event.pk).exists()
 
 
+def test_database_refuses_a_truncate(event):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE statement (its DELETE is covered above)")
+
+    refused = pytest.raises(DatabaseError, match="append-only")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        # The test's transaction holds deferred foreign-key checks, which PostgreSQL would
+        # name instead of reaching the trigger.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE audit_systemlogevent")
+
+    assert SystemLogEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_database_refuses_a_truncate_that_cascades_from_another_table(event):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE statement")
+    event_with_actor = emit(EVENT_TYPE, actor=UserFactory())
+
+    refused = pytest.raises(DatabaseError, match="append-only")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE directory_user CASCADE")
+
+    assert SystemLogEvent.objects.filter(pk=event_with_actor.pk).exists()
+
+
 def test_a_person_with_history_cannot_be_erased(db):
     person = UserFactory()
     emit(EVENT_TYPE, actor=person)

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from apps.audit.models import SystemLogEvent
 from apps.catalog.models import ConfigList
@@ -31,8 +32,12 @@ def test_seed_demo_creates_the_documented_organisation():
     ]
     assert list(buildings.teams.all()) == [badge]
     assert Group.objects.filter(name="Engineering").exists()
-    assert authenticate(username="admin", password="gatehouse-admin").is_superuser
-    assert authenticate(username="alice@gatehouse.example", password="gatehouse-demo") == alice
+    sign_in = RequestFactory().post("/login/")  # sign-in is throttled per client: it needs one
+    assert authenticate(sign_in, username="admin", password="gatehouse-admin").is_superuser
+    assert (
+        authenticate(sign_in, username="alice@gatehouse.example", password="gatehouse-demo")
+        == alice
+    )
 
 
 def test_seed_demo_twice_changes_nothing():
