@@ -132,6 +132,10 @@ API = [
     ("PATCH",  "/api/v1/flows/{flow}/", {"name": "x"},              (401, 405, 405, 405, 405, 405, 405, 405, 405)),
     ("GET",    "/api/v1/flow-runs/", None,                          (404, 404, 404, 404, 404, 404, 404, 404, 404)),
     ("GET",    "/api/v1/flow-runs/{run}/", None,                    (401, 404, 404, 404, 404, 404, 200, 200, 200)),
+    # --- API tokens: each person lists and revokes their own ({api_token} is the requester's)
+    ("GET",    "/api/v1/auth/tokens/", None,                        (401, 200, 200, 200, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/auth/tokens/", {"name": "x"},               (401, 405, 405, 405, 405, 405, 405, 405, 405)),
+    ("DELETE", "/api/v1/auth/tokens/{api_token}/", None,            (401, 204, 404, 404, 404, 404, 404, 404, 404)),
 ]
 
 PORTAL = [
@@ -158,6 +162,8 @@ PORTAL = [
     ("POST", "/delegations/", {"delegate": "colleague", "starts_at": "{after}", "ends_at": "{long_after}"},
                                                                     ("login", "done",  "done",  "done",  "done",  "done",  "done",  "done",  "done")),
     ("POST", "/delegations/{delegation}/end/", {},                  ("login", 404,     "done",  404,     404,     404,     404,     404,     404)),
+    ("GET",  "/tokens/", None,                                      ("login", 200,     200,     200,     200,     200,     200,     200,     200)),
+    ("POST", "/tokens/{api_token}/revoke/", {},                     ("login", "done",  404,     404,     404,     404,     404,     404,     404)),
 ]
 # fmt: on
 
@@ -272,6 +278,9 @@ def _build() -> World:
         "flow": flow.pk,
         "run": run.pk,
         "delegation": delegation.pk,
+        "api_token": directory_services.api_token_issue(
+            user=people["requester"], actor=people["requester"], name="CLI"
+        ).token.pk,
         "now": (local + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
         "later": (local + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
         # after the manager's current delegation: overlapping periods are refused
