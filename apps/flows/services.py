@@ -430,9 +430,10 @@ def _take_up_lost(run_id: int, *, limits: Limits, restart: bool) -> bool:
     lost_in = run.current_card or run.side_effect_card
     if run.side_effect_card or run.claims > limits.max_claims:
         if run.side_effect_card:
+            after = "" if lost_in == run.side_effect_card else f", after '{run.side_effect_card}'"
             error = (
-                f"worker lost during card '{lost_in}': the run had entered "
-                f"'{run.side_effect_card}', which is not idempotent, so it is not run again"
+                f"worker lost during card '{lost_in}'{after} (not idempotent, so the run is "
+                "not run again)"
             )
         else:
             error = (
@@ -449,6 +450,7 @@ def _take_up_lost(run_id: int, *, limits: Limits, restart: bool) -> bool:
     requeued = FlowRun.objects.filter(pk=run.pk, claims=run.claims).update(
         status=RUN_LIFECYCLE.target("requeue", run.status, subject=f"run #{run.pk}"),
         lease_expires_at=None,
+        claims=run.claims - 1,  # the worker that executes it counts the claim
         **fields,
     )
     if requeued:

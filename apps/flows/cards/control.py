@@ -20,6 +20,7 @@ REGISTRY["control.if"] = CardType(
     description="Runs the cards of the first branch whose condition is true, else the 'else' "
     'cards. Definition: {"card": "control.if", "branches": [{"condition": "{{ ... }}", '
     '"cards": [...]}, ...], "else": [...]}.',
+    idempotent=True,  # the cards in its blocks say for themselves
 )
 REGISTRY["control.for_each"] = CardType(
     key="control.for_each",
@@ -38,6 +39,7 @@ REGISTRY["control.for_each"] = CardType(
     description="Runs the 'do' cards once per item, with {{ item }} and {{ index }}; or calls "
     "a helper flow per item (inputs item and index) and collects its outputs (map). "
     'An optional "collect" expression chooses what each round adds to the results.',
+    idempotent=True,  # the cards in its blocks say for themselves
 )
 REGISTRY["control.try"] = CardType(
     key="control.try",
@@ -51,6 +53,7 @@ REGISTRY["control.try"] = CardType(
     ),
     description="Runs the 'try' cards; if one fails, runs the 'catch' cards with {{ error }} "
     "(card, path, message) instead of failing the flow.",
+    idempotent=True,  # the cards in its blocks say for themselves
 )
 
 
