@@ -6,7 +6,7 @@ Lists and objects are rendered item by item. Compiled templates are cached: a fl
 the same few strings again and again.
 
 An expression may not exhaust the worker: the operators that can build a huge value from small
-ones (`*`, `**`, `%`, `<<`) and the string methods and filters that pad or repeat are checked
+ones (`*`, `**`, `%`) and the string methods and filters that pad or repeat are checked
 before they run; `range` is bounded; text is rendered piece by piece against its length limit;
 and the run's deadline is checked while an expression loops, so a card cannot run past the
 run's time limit. Each refusal is a CardError saying which limit.
@@ -94,12 +94,6 @@ def _checked_power(base: Any, exponent: Any) -> Any:
     ):
         raise FlowLimitExceeded(f"the power is over {MAX_INTEGER_BITS} bits (limit)")
     return base**exponent
-
-
-def _checked_shift(value: Any, by: Any) -> Any:
-    if _integer(value) and _integer(by) and value and value.bit_length() + by > MAX_INTEGER_BITS:
-        raise FlowLimitExceeded(f"the shifted number is over {MAX_INTEGER_BITS} bits (limit)")
-    return value << by
 
 
 def _checked_modulo(left: Any, right: Any) -> Any:
@@ -199,17 +193,17 @@ class _FlowEnvironment(SandboxedEnvironment):
     """The sandbox, where `card.items` means the output named items, not dict.items, and
     where the operations that could exhaust memory or time are checked first."""
 
-    intercepted_binops = frozenset({*_CHECKED_BINOPS, "<<"})
+    intercepted_binops = frozenset(_CHECKED_BINOPS)
 
     def getattr(self, obj, attribute):
         if isinstance(obj, dict) and attribute in obj:
             return obj[attribute]
+        if isinstance(obj, str) and attribute in {"format", "format_map"}:
+            _check_format(obj)  # the sandbox hands out its own wrapper of str.format
         return super().getattr(obj, attribute)
 
     def call_binop(self, context, operator_name, left, right):
         check_deadline()
-        if operator_name == "<<":
-            return _checked_shift(left, right)
         return _CHECKED_BINOPS[operator_name](left, right)
 
     def call(__self, __context, __obj, *args, **kwargs):
@@ -221,7 +215,10 @@ class _FlowEnvironment(SandboxedEnvironment):
 def _guarded_filter(name: str, original):
     """A filter that pads or repeats, refusing a result over the limit before building it."""
 
-    def guarded(value, *args, **kwargs):
+    passes_context = hasattr(original, "jinja_pass_arg")
+
+    def guarded(*args, **kwargs):
+        context, (value, *args) = (args[:1], args[1:]) if passes_context else ((), args)
         if name in {"center", "indent"} and args and _integer(args[0]):
             lines = str(value).count("\n") + 1
             _check_growth(f"the {name} filter", len(str(value)) + args[0] * lines)
@@ -229,13 +226,12 @@ def _guarded_filter(name: str, original):
             _check_replace(str(value), str(args[0]), str(args[1]))
         if name == "format":
             _check_format(str(value))
-        if name == "wordwrap" and len(args) >= 4 and isinstance(args[3], str):
-            _check_growth("the wordwrap filter", len(str(value)) * (len(args[3]) + 1))
-        return original(value, *args, **kwargs)
+        if name == "wordwrap" and len(args) >= 3 and isinstance(args[2], str):
+            _check_growth("the wordwrap filter", len(str(value)) * (len(args[2]) + 1))
+        return original(*context, value, *args, **kwargs)
 
-    for attribute in ("jinja_pass_arg",):
-        if hasattr(original, attribute):
-            setattr(guarded, attribute, getattr(original, attribute))
+    if passes_context:
+        guarded.jinja_pass_arg = original.jinja_pass_arg
     return guarded
 
 
