@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
+import threading
 import time
 from collections import ChainMap
 from collections.abc import Mapping
@@ -134,7 +136,9 @@ class Execution:
     def run_all(self) -> Any:
         """Run the top-level chain; return the flow's output (its `output` template or a
         `return` card's value)."""
+        outermost = not _active.get()
         token = _active.set((*_active.get(), self))
+        backstop = _CpuBackstop(self) if outermost else None
         try:
             with expressions.deadline(self.deadline, self.limits.max_seconds):
                 try:
@@ -144,6 +148,8 @@ class Execution:
                 output = self.definition.get("output")
                 return render(output, self.scope) if output is not None else None
         finally:
+            if backstop is not None:
+                backstop.disarm()
             _active.reset(token)
 
     def run_block(self, cards: list[dict], scope: Mapping[str, Any], prefix: str) -> None:
@@ -377,3 +383,35 @@ def renew_leases(now: float | None = None) -> None:
     now = time.monotonic() if now is None else now
     for execution in _active.get():
         execution._write_lease(now)
+
+
+class _CpuBackstop:
+    """The run's time limit for code that never reaches a check (a loop in a card, a template
+    looping over a long list): after the run's seconds of CPU time, a SIGVTALRM stops the run
+    if its deadline has passed. A CPU timer, so that it leaves the queue's SIGALRM (its task
+    timeout) alone; only in the main thread, where Python delivers signals."""
+
+    def __init__(self, execution: Execution):
+        self.execution = execution
+        self.armed = False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if not hasattr(signal, "setitimer"):
+            return
+        self.previous = signal.signal(signal.SIGVTALRM, self._fire)
+        signal.setitimer(signal.ITIMER_VIRTUAL, execution.limits.max_seconds + 0.1)
+        self.armed = True
+
+    def _fire(self, signum, frame) -> None:
+        left = self.execution.deadline - time.monotonic()
+        if left > 0:  # CPU time runs slower than the clock: not yet past the deadline
+            signal.setitimer(signal.ITIMER_VIRTUAL, left + 0.1)
+            return
+        raise FlowLimitExceeded(
+            f"the run took longer than {self.execution.limits.max_seconds:g} s (limit)"
+        )
+
+    def disarm(self) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, self.previous or signal.SIG_DFL)

@@ -73,6 +73,29 @@ def test_a_card_looping_past_the_run_time_limit_is_stopped_inside_the_card(setti
     assert "the run took longer than 0.5 s (limit)" in error
 
 
+def test_a_loop_that_reaches_no_check_is_stopped_at_the_run_time_limit(settings):
+    settings.FLOWS_LIMITS = {"max_seconds": 0.3}
+    definition = {
+        "inputs": [{"name": "xs", "type": "list"}],
+        "cards": [
+            {
+                "id": "greedy",
+                "card": "control.assign",
+                # 10**8 rounds over a list (no range, no operator): many seconds if not stopped
+                "inputs": {
+                    "v": "{% for a in inputs.xs %}{% for b in inputs.xs %}{% endfor %}{% endfor %}"
+                },
+            }
+        ],
+    }
+    flow = services.flow_create(actor=None, name="loops", definition=definition)
+    started = time.monotonic()
+    run = services.run_now(flow=flow, inputs={"xs": list(range(10_000))})
+    assert time.monotonic() - started < 3
+    assert run.status == RunStatus.FAILED and run.error_card == "greedy"
+    assert "the run took longer than 0.3 s (limit)" in run.error
+
+
 def test_a_wordwrap_that_would_multiply_the_text_is_refused():
     error = refused("{{ ('a' * 100000) | wordwrap(1, true, 'x' * 100) }}")
     assert "the wordwrap filter would be" in error
