@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
+from django_q.exceptions import TimeoutException as QueueTaskTimeout
 from django_q.tasks import async_task
 
 from apps.audit.changes import changed_fields, old_and_new
@@ -330,6 +331,17 @@ def execute(run: FlowRun, *, actor=None) -> FlowRun:
     except RunLost:
         logger.warning("Flow run %s was taken up elsewhere or canceled: stopped", run.pk)
         return FlowRun.objects.get(pk=run.pk)
+    except QueueTaskTimeout as timeout:  # Q_TIMEOUT: say so on the run, then let the queue act
+        card = execution.current_card
+        _finish(
+            run,
+            _Unrecorded(execution),
+            status=RunStatus.FAILED,
+            output=None,
+            error=f"the queue's task time limit stopped the run during card '{card}' ({timeout})",
+            error_card=card,
+        )
+        raise
     except CardFailed as failure:
         status, error, error_card = RunStatus.FAILED, failure.message, failure.card_id
     except (CardError, FlowLimitExceeded) as failure:

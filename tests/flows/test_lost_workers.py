@@ -353,3 +353,27 @@ def test_registry_cards_declare_whether_they_are_idempotent():
         assert not registry.get(key).is_idempotent({}), key
     http = registry.get("http.request")
     assert http.is_idempotent({"method": "GET"}) and not http.is_idempotent({"method": "POST"})
+
+
+@pytest.mark.django_db
+def test_a_run_stopped_by_the_queue_timeout_ends_failed_saying_so():
+    from django_q.exceptions import TimeoutException
+
+    def too_slow(context):
+        raise TimeoutException("Task exceeded maximum timeout value (300 seconds)")
+
+    REGISTRY["test.slow"] = CardType(
+        key="test.slow", title="Slow", category="Test", func=too_slow, idempotent=True
+    )
+    try:
+        definition = {"cards": [{"id": "slow", "card": "test.slow"}]}
+        flow = services.flow_create(actor=None, name="slow", definition=definition)
+        run = services.run_enqueue(flow=flow, inputs={}, trigger=Trigger.MANUAL)
+        with pytest.raises(TimeoutException):  # the queue still hears of it
+            services.execute(run)
+    finally:
+        del REGISTRY["test.slow"]
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.error_card == "slow"
+    assert run.error.startswith("the queue's task time limit stopped the run during card 'slow'")
+    assert failed_events(run).exists()
