@@ -61,6 +61,13 @@ class CardType:
         return self.idempotent(inputs) if callable(self.idempotent) else self.idempotent
 
     @property
+    def idempotence(self) -> str:
+        """For the reference page: whether a run lost in this card may run it again."""
+        if callable(self.idempotent):
+            return "depending on its inputs"
+        return "yes" if self.idempotent else "no: a run lost in it is failed instead"
+
+    @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.inputs)
 

@@ -663,6 +663,13 @@ def test_the_card_reference_lists_every_registered_card(admin_client):
             assert f"<code>{field.name}</code>" in page
     assert response.context["card_count"] == len(registry.REGISTRY)
     assert "<code>branches</code>" in page  # blocks of control cards
+    email_card = page[page.index('id="card-email.send"') :]
+    assert (
+        "Run again when a worker is lost:</strong> no: a run lost in it is failed"
+        in (email_card[: email_card.index("</article>")])
+    )
+    http_card = page[page.index('id="card-http.request"') :]
+    assert "depending on its inputs" in http_card[: http_card.index("</article>")]
     changelist = admin_client.get(reverse("admin:flows_flow_changelist")).content.decode()
     assert reverse("flows-card-reference") in changelist
     assert reverse("admin:flows_flow_import") in changelist
