@@ -16,6 +16,7 @@ no side effect is ever done twice. A worker that finds its lease taken stops at 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -379,10 +380,14 @@ class Execution:
 
 def renew_leases(now: float | None = None) -> None:
     """Renew the lease of every run executing in this process (a parent and the helpers it
-    waits for); RunLost if one of them is no longer ours."""
+    waits for); RunLost if the innermost one, the run executing now, is no longer ours (a
+    parent that lost its lease finds out at its own next write)."""
     now = time.monotonic() if now is None else now
-    for execution in _active.get():
-        execution._write_lease(now)
+    *callers, current = _active.get()
+    for execution in callers:
+        with contextlib.suppress(RunLost):
+            execution._write_lease(now)
+    current._write_lease(now)
 
 
 class _CpuBackstop:

@@ -377,3 +377,43 @@ def test_a_run_stopped_by_the_queue_timeout_ends_failed_saying_so():
     assert run.status == RunStatus.FAILED and run.error_card == "slow"
     assert run.error.startswith("the queue's task time limit stopped the run during card 'slow'")
     assert failed_events(run).exists()
+
+
+@pytest.mark.django_db
+def test_a_parent_waiting_for_a_helper_keeps_its_lease(settings):
+    settings.FLOWS_LIMITS = {"lease_seconds": 0.4}  # renewed every 0.1 s
+    seen = {}
+
+    def look_at_parent(context):
+        parent = FlowRun.objects.get(pk=context.run.parent_id)
+        seen["left"] = (parent.lease_expires_at - timezone.now()).total_seconds()
+        return {}
+
+    REGISTRY["test.look"] = CardType(
+        key="test.look", title="Look", category="Test", func=look_at_parent, idempotent=True
+    )
+    try:
+        services.flow_create(
+            actor=None,
+            name="slow helper",
+            definition={
+                "cards": [
+                    {"id": "pause", "card": "control.wait", "inputs": {"seconds": 0.3}},
+                    {"id": "look", "card": "test.look"},
+                ]
+            },
+        )
+        caller = services.flow_create(
+            actor=None,
+            name="caller",
+            definition={
+                "cards": [
+                    {"id": "call", "card": "control.call_flow", "inputs": {"flow": "slow helper"}}
+                ]
+            },
+        )
+        run = services.run_now(flow=caller, inputs={})
+    finally:
+        del REGISTRY["test.look"]
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert seen["left"] > 0.2  # renewed by the helper's renewal, not left from the start
