@@ -680,3 +680,14 @@ def test_the_card_reference_needs_the_flow_view_permission(client):
     assert client.get(reverse("flows-card-reference")).status_code == 403
     client.force_login(staff_with("view_flow"))
     assert client.get(reverse("flows-card-reference")).status_code == 200
+
+
+def test_the_run_page_shows_a_run_lost_by_its_worker(admin_client):
+    flow = make_flow(name="Lost", definition=ASSIGN_V1)
+    run = services.run_now(flow=flow, inputs={"who": "Ann"})
+    FlowRun.objects.filter(pk=run.pk).update(claims=2, side_effect_card="mail")
+
+    page = admin_client.get(reverse("admin:flows_flowrun_change", args=[run.pk])).content.decode()
+
+    assert "unless it had entered a card that is not idempotent" in page
+    assert ">mail<" in page
