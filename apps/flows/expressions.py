@@ -34,7 +34,10 @@ MAX_VALUE_LENGTH = 1_000_000  # characters of a text, items of a list, built by 
 MAX_INTEGER_BITS = 10_000  # about 3000 digits
 MAX_RANGE = 100_000
 _DEADLINE_EVERY = 1024  # loop steps between two looks at the clock
-_HUGE_NUMBER = re.compile(r"\d{7,}")  # a width of a million or more in a format string
+# A width or precision of a million or more in a %-format or a {}-format's spec, or a
+# width taken from an argument ({:{}}), which could ask for any size.
+_HUGE_PERCENT_FORMAT = re.compile(r"%[-#0 +]*(?:\d{7,}|\d*\.\d{7,})")
+_HUGE_BRACE_FORMAT = re.compile(r"\{[^{}]*:[^{}]*?(?:\d{7,}|\{)")
 
 # (monotonic deadline, the limit in seconds) of the run rendering now, if any.
 _deadline: ContextVar[tuple[float, float] | None] = ContextVar("flow_deadline", default=None)
@@ -106,10 +109,10 @@ def _checked_modulo(left: Any, right: Any) -> Any:
 
 
 def _check_format(text: str) -> None:
-    if _HUGE_NUMBER.search(text):
+    if _HUGE_PERCENT_FORMAT.search(text) or _HUGE_BRACE_FORMAT.search(text):
         raise FlowLimitExceeded(
-            f"a format with a width or precision of a million or more is refused "
-            f"(limit {MAX_VALUE_LENGTH})"
+            "a format with a width or precision of a million or more, or one taken from "
+            f"an argument, is refused (limit {MAX_VALUE_LENGTH})"
         )
 
 

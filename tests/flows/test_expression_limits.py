@@ -47,6 +47,8 @@ def refused(value, **limits):
         ("{{ ('a' * 100000).replace('a', 'a' * 1000) }}", "replace() would be"),
         ("{{ ('a' * 100000) | replace('a', 'a' * 1000) }}", "replace() would be"),
         ("{{ '%*d' % (10**9, 1) }}", "the formatted text would be 1000000000 long"),
+        ("{{ '{:{w}}'.format(1, w=10**9) }}", "or one taken from an argument, is refused"),
+        ("{{ '%.99999999f' | format(1) }}", "a format with a width or precision of a million"),
     ],
 )
 def test_an_expression_that_would_blow_up_is_refused_before_it_runs(expression, says):
@@ -105,6 +107,12 @@ def test_card_inputs_over_the_payload_limit_fail_the_card_before_it_runs(setting
     settings.FLOWS_LIMITS = {"max_payload_bytes": 1000}
     error = refused("{{ range(1000) | list }}")
     assert "the inputs are" in error and "over the 1000 limit" in error
+
+
+def test_formats_with_long_numbers_in_their_text_still_work():
+    run, _ = run_with("{{ 'order 12345678: %s' % 'ok' ~ ' / {} 1234567'.format('x') }}")
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.card_runs.get().outputs == {"v": "order 12345678: ok / x 1234567"}
 
 
 def test_ordinary_expressions_still_work():
