@@ -534,6 +534,11 @@ class FlowRunAdmin(admin.ModelAdmin):
         "output_json",
         "error_box",
         "version_picture",
+        "claims",
+        "lease_expires_at",
+        "current_card",
+        "side_effect_card",
+        "runs_started",
     )
 
     class Media:
@@ -577,6 +582,22 @@ class FlowRunAdmin(admin.ModelAdmin):
                 },
             ),
             ("Inputs and output", {"fields": ("inputs_json", "output_json")}),
+            (
+                "Worker",
+                {
+                    "fields": (
+                        "claims",
+                        "lease_expires_at",
+                        "current_card",
+                        "side_effect_card",
+                        "runs_started",
+                    ),
+                    "classes": ("collapse",),
+                    "description": "A run whose worker was lost is taken up again once its "
+                    "lease lapses, unless it had entered a card that is not idempotent: then "
+                    "it is failed, so that no side effect is done twice.",
+                },
+            ),
         ]
         if obj is not None and (obj.error or obj.error_card):
             fieldsets.insert(1, ("Error", {"fields": ("error_box",), "classes": ("flow-error",)}))

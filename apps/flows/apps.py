@@ -9,4 +9,13 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows"
 
     def ready(self) -> None:
-        from apps.flows import cards, events  # noqa: F401  (registers cards and event types)
+        from apps.core import schedules
+        from apps.flows import cards, events, run_actor  # noqa: F401  (cards, events, receiver)
+
+        schedules.register(
+            schedules.Recurring(
+                "flows: take up runs whose worker was lost",
+                "apps.flows.tasks.take_up_lost_runs",
+                1,
+            )
+        )

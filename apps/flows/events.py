@@ -16,6 +16,24 @@ FLOW_UPDATED = register(
 RUN_FAILED = register(
     "flows.run.failed",
     "A flow run failed: the card and the message say where and why.",
-    {"run_id": "the run", "flow": "the flow's name", "card": "the failing card", "error": "why"},
+    {
+        "run_id": "the run",
+        "flow": "the flow's name",
+        "card": "the failing card",
+        "error": "why",
+        "reason": "worker_lost when its worker died and it could not be run again",
+    },
+)
+RUN_QUEUED = register(
+    "flows.run.queued",
+    "A person started a flow run: by hand in the admin, as a re-run, or through the API.",
+    {
+        "run_id": "the run",
+        "flow": "the flow's name",
+        "version": "the version it runs",
+        "trigger": "manual, rerun, api or delegated",
+        "trigger_ref": "what started it (admin, api, flow_run:N)",
+        "inputs": "its inputs (secret-looking ones hidden)",
+    },
 )
 RUN_CANCELED = register("flows.run.canceled", "A queued or running flow run was canceled.", {})

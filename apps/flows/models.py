@@ -118,6 +118,8 @@ RUN_LIFECYCLE = Lifecycle(
         "succeed": (frozenset({RunStatus.RUNNING}), RunStatus.SUCCEEDED),
         "fail": (frozenset({RunStatus.QUEUED, RunStatus.RUNNING}), RunStatus.FAILED),
         "cancel": (frozenset({RunStatus.QUEUED, RunStatus.RUNNING}), RunStatus.CANCELED),
+        # a run whose worker was lost while it was only in idempotent cards
+        "requeue": (frozenset({RunStatus.RUNNING}), RunStatus.QUEUED),
     },
 )
 
@@ -149,6 +151,17 @@ class FlowRun(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
     depth = models.PositiveSmallIntegerField(default=0)
+    root = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The run that started the whole tree (empty on the root itself).",
+    )
+    runs_started = models.PositiveIntegerField(
+        default=0, help_text="On a root run: the helper runs started under it, at any depth."
+    )
     inputs = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     output = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     error = models.TextField(blank=True)
@@ -159,10 +172,25 @@ class FlowRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The lease of a running run: its worker renews it; once it lapses, the worker is taken
+    # for lost and the run is taken up again (or failed) by the next worker or the sweep.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker took the run (more than 1: taken up again)."
+    )
+    current_card = models.CharField(
+        max_length=255, blank=True, help_text="The card running when the lease was last renewed."
+    )
+    side_effect_card = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The last non-idempotent card started: a run lost after it is failed.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            models.Index(fields=["status", "lease_expires_at"], name="flowrun_lease_idx"),
             models.Index(fields=["-created_at", "-id"], name="flowrun_newest_idx"),
             models.Index(fields=["flow", "-created_at"], name="flowrun_flow_newest_idx"),
             models.Index(fields=["status", "-created_at"], name="flowrun_status_newest_idx"),

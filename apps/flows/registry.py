@@ -52,6 +52,20 @@ class CardType:
     blocks: tuple[str, ...] = ()
     open_inputs: bool = False  # accepts inputs beyond the declared ones (e.g. a helper's)
     open_outputs: bool = False  # returns fields decided at run time (parse JSON, a row...)
+    # Whether running the card twice does no harm (pure cards, reads): a run whose worker was
+    # lost is taken up again only if every card it may have been in is idempotent. False, or
+    # a function of the card's checked inputs (an HTTP GET is, a POST is not).
+    idempotent: bool | Callable[[dict[str, Any]], bool] = False
+
+    def is_idempotent(self, inputs: dict[str, Any]) -> bool:
+        return self.idempotent(inputs) if callable(self.idempotent) else self.idempotent
+
+    @property
+    def idempotence(self) -> str:
+        """For the reference page: whether a run lost in this card may run it again."""
+        if callable(self.idempotent):
+            return "depending on its inputs"
+        return "yes" if self.idempotent else "no: a run lost in it is failed instead"
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -108,6 +122,7 @@ def card(
     blocks: Iterable[str] = (),
     open_inputs: bool = False,
     open_outputs: bool = False,
+    idempotent: bool | Callable[[dict[str, Any]], bool] = False,
 ):
     """Register the decorated function as the card `key`; its docstring is its description."""
 
@@ -125,6 +140,7 @@ def card(
             blocks=tuple(blocks),
             open_inputs=open_inputs,
             open_outputs=open_outputs,
+            idempotent=idempotent,
         )
         return func
 

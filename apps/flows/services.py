@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
+from django_q.exceptions import TimeoutException as QueueTaskTimeout
 from django_q.tasks import async_task
 
 from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
 from apps.flows import events, types
-from apps.flows.engine import CardFailed, Execution, Limits
+from apps.flows.engine import CardFailed, Execution, Limits, RunLost, _redacted
 from apps.flows.errors import CardError, FlowLimitExceeded
 from apps.flows.models import (
     RUN_LIFECYCLE,
@@ -28,6 +30,7 @@ from apps.flows.models import (
     RunStatus,
     Trigger,
 )
+from apps.flows.run_actor import acting_for
 from apps.flows.validation import validate_definition
 
 logger = logging.getLogger(__name__)
@@ -167,6 +170,10 @@ def _create_run(flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, pare
     if not flow.enabled:
         raise ValidationError({"flow": f"Flow {flow} is disabled."})
     checked = check_run_inputs(flow.current_version, inputs)
+    root_id = (parent.root_id or parent.pk) if parent else None
+    if parent is not None:
+        _count_helper_run(root_id)
+        actor = actor or parent.started_by  # the tree acts for whoever started its root
     return FlowRun.objects.create(
         flow=flow,
         version=flow.current_version,
@@ -174,6 +181,7 @@ def _create_run(flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, pare
         trigger_ref=trigger_ref[:255],
         started_by=actor if actor is not None and getattr(actor, "pk", None) else None,
         parent=parent,
+        root_id=root_id,
         depth=parent.depth + 1 if parent else 0,
         inputs=checked,
         history_saved=flow.save_history,
@@ -181,15 +189,45 @@ def _create_run(flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, pare
     )
 
 
+def _queue(run: FlowRun) -> None:
+    async_task("apps.flows.tasks.execute_run", run.pk, task_name=f"flow run {run.pk}")
+
+
+def _count_helper_run(root_id: int) -> None:
+    """Count one more helper run under the root, or FlowLimitExceeded once it has started as
+    many as the limit allows (one atomic update: concurrent workers cannot overshoot)."""
+    limit = Limits.from_settings().max_runs_per_root
+    counted = FlowRun.objects.filter(pk=root_id, runs_started__lt=limit).update(
+        runs_started=F("runs_started") + 1
+    )
+    if not counted:
+        raise FlowLimitExceeded(
+            f"run #{root_id} has already started {limit} helper runs in all (limit)"
+        )
+
+
 @transaction.atomic
 def run_enqueue(
     *, flow: Flow, inputs: Mapping[str, Any], trigger: str, trigger_ref: str = "", actor=None
 ) -> FlowRun:
-    """Queue a run (typed inputs checked now); a worker executes it after commit."""
+    """Queue a run (typed inputs checked now); a worker executes it after commit. A run a
+    person starts (by hand, again, through the API) is a system log event with them as actor."""
     run = _create_run(flow, inputs, trigger=trigger, trigger_ref=trigger_ref, actor=actor)
-    transaction.on_commit(
-        lambda: async_task("apps.flows.tasks.execute_run", run.pk, task_name=f"flow run {run.pk}")
-    )
+    if run.started_by_id is not None:
+        emit(
+            events.RUN_QUEUED,
+            actor=actor,
+            target=run,
+            data={
+                "run_id": run.pk,
+                "flow": run.flow.name,
+                "version": run.version.number,
+                "trigger": trigger,
+                "trigger_ref": run.trigger_ref,
+                "inputs": _redacted(run.inputs),
+            },
+        )
+    transaction.on_commit(lambda: _queue(run))
     return run
 
 
@@ -214,9 +252,7 @@ def run_child(*, parent: FlowRun, flow_name: str, inputs: Mapping[str, Any], wai
         raise CardError(f"helper flow '{flow_name}': {'; '.join(error.messages)}") from error
     if wait:
         return execute(run)
-    transaction.on_commit(
-        lambda: async_task("apps.flows.tasks.execute_run", run.pk, task_name=f"flow run {run.pk}")
-    )
+    transaction.on_commit(lambda: _queue(run))
     return run
 
 
@@ -268,18 +304,44 @@ def start_delegated(
 
 
 def execute(run: FlowRun, *, actor=None) -> FlowRun:
-    """Run a queued run to its end and write its history; returns the finished run."""
+    """Run a queued run to its end and write its history; returns the finished run.
+
+    Safe to call twice: a run another worker holds, or a finished or canceled one, is left
+    alone. A running run whose lease lapsed (its worker died) is taken up: started again if
+    it was only in idempotent cards, else failed saying which card it was lost in.
+    """
+    limits = Limits.from_settings()
+    now = timezone.now()
     claimed = FlowRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=timezone.now()
+        status=RunStatus.RUNNING,
+        started_at=now,
+        lease_expires_at=now + timedelta(seconds=limits.lease_seconds),
+        claims=F("claims") + 1,
     )
-    if not claimed:  # another worker has it, or it was canceled: safe to call twice
+    if not claimed and not _take_up_lost(run.pk, limits=limits, restart=True):
         return FlowRun.objects.get(pk=run.pk)
     run = FlowRun.objects.select_related("flow", "version").get(pk=run.pk)
-    execution = Execution(run, limits=Limits.from_settings(), actor=actor or run.started_by)
+    if run.status != RunStatus.RUNNING:  # taken up and failed: it may not run again
+        return run
+    execution = Execution(run, limits=limits, actor=actor or run.started_by)
     status, output, error, error_card = RunStatus.SUCCEEDED, None, "", ""
     try:
-        with correlation(run.correlation_id or None):  # the run's events share its id
+        with correlation(run.correlation_id or None), acting_for(run):
             output = execution.run_all()
+    except RunLost:
+        logger.warning("Flow run %s was taken up elsewhere or canceled: stopped", run.pk)
+        return FlowRun.objects.get(pk=run.pk)
+    except QueueTaskTimeout as timeout:  # Q_TIMEOUT: say so on the run, then let the queue act
+        card = execution.current_card
+        _finish(
+            run,
+            _Unrecorded(execution),
+            status=RunStatus.FAILED,
+            output=None,
+            error=f"the queue's task time limit stopped the run during card '{card}' ({timeout})",
+            error_card=card,
+        )
+        raise
     except CardFailed as failure:
         status, error, error_card = RunStatus.FAILED, failure.message, failure.card_id
     except (CardError, FlowLimitExceeded) as failure:
@@ -287,36 +349,155 @@ def execute(run: FlowRun, *, actor=None) -> FlowRun:
     except Exception as failure:  # the engine itself: record it rather than lose the run
         logger.exception("Flow run %s crashed", run.pk)
         status, error = RunStatus.FAILED, f"internal error: {failure!r}"
-    _finish(run, execution, status=status, output=output, error=error, error_card=error_card)
+    try:
+        _finish(run, execution, status=status, output=output, error=error, error_card=error_card)
+    except RunLost:
+        return FlowRun.objects.get(pk=run.pk)
+    except Exception as failure:  # e.g. an output the history cannot hold: end it failed
+        logger.exception("Flow run %s could not be finished", run.pk)
+        _finish(
+            run,
+            _Unrecorded(execution),
+            status=RunStatus.FAILED,
+            output=None,
+            error=f"the run's result could not be saved: {failure!r}"[:2000],
+            error_card=error_card,
+        )
     return run
+
+
+class _Unrecorded:
+    """An execution whose history could not be written: finish the run without it."""
+
+    def __init__(self, execution: Execution):
+        self.records, self.executed, self.claim = [], execution.executed, execution.claim
 
 
 @transaction.atomic
 def _finish(run: FlowRun, execution: Execution, *, status, output, error, error_card) -> None:
-    if execution.records:
-        CardRun.objects.bulk_create(execution.records, batch_size=1000)
     run.status = status
     run.output = _json_safe(output)
     run.error = error
     run.error_card = error_card
     run.cards_executed = execution.executed
     run.finished_at = timezone.now()
-    FlowRun.objects.filter(pk=run.pk).update(
+    finished = FlowRun.objects.filter(
+        pk=run.pk, status=RunStatus.RUNNING, claims=execution.claim
+    ).update(
         status=status,
         output=run.output,
         error=error,
         error_card=error_card,
         cards_executed=execution.executed,
         finished_at=run.finished_at,
+        lease_expires_at=None,
     )
+    if not finished:  # canceled meanwhile, or taken up by another worker: theirs to say
+        raise RunLost(f"run #{run.pk} is no longer held by this worker")
+    if execution.records:
+        CardRun.objects.bulk_create(execution.records, batch_size=1000)
     if status == RunStatus.FAILED:
-        emit(
-            events.RUN_FAILED,
-            target=run,
-            outcome="failure",
-            message=error[:500],
-            data={"run_id": run.pk, "flow": run.flow.name, "card": error_card, "error": error},
-        )
+        _emit_failed(run, error=error, card=error_card)
+
+
+def _emit_failed(run: FlowRun, *, error: str, card: str, **data) -> None:
+    emit(
+        events.RUN_FAILED,
+        target=run,
+        outcome="failure",
+        message=error[:500],
+        data={"run_id": run.pk, "flow": run.flow.name, "card": card, "error": error, **data},
+    )
+
+
+# --- Runs whose worker was lost -------------------------------------------------------------
+
+
+def _lost(limits: Limits):
+    """Running runs whose lease lapsed (or, from before leases, that ran far too long)."""
+    now = timezone.now()
+    too_long = now - timedelta(seconds=limits.max_seconds + limits.lease_seconds)
+    return FlowRun.objects.filter(status=RunStatus.RUNNING).filter(
+        Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, started_at__lt=too_long)
+    )
+
+
+def _take_up_lost(run_id: int, *, limits: Limits, restart: bool) -> bool:
+    """Take a lost run's lease. Then fail it, if it was in (or past) a card that must not run
+    twice or has been lost too often; else start it again: here (`restart`, the redelivered
+    task) or by queueing it. True when this worker now holds it to run it."""
+    run = _lost(limits).filter(pk=run_id).select_related("flow").first()
+    if run is None:
+        return False
+    now = timezone.now()
+    taken = FlowRun.objects.filter(
+        pk=run.pk,
+        status=RunStatus.RUNNING,
+        claims=run.claims,
+        lease_expires_at=run.lease_expires_at,
+    ).update(lease_expires_at=now + timedelta(seconds=limits.lease_seconds), claims=run.claims + 1)
+    if not taken:  # another worker or the sweep got there first
+        return False
+    run.claims += 1
+    lost_in = run.current_card or run.side_effect_card
+    if run.side_effect_card or run.claims > limits.max_claims:
+        if run.side_effect_card:
+            after = "" if lost_in == run.side_effect_card else f", after '{run.side_effect_card}'"
+            error = (
+                f"worker lost during card '{lost_in}'{after} (not idempotent, so the run is "
+                "not run again)"
+            )
+        else:
+            error = (
+                f"worker lost {run.claims - 1} times (last during card '{lost_in or '?'}'): "
+                "not taken up again"
+            )
+        _fail_lost(run, error=error, card=lost_in)
+        return False
+    logger.warning("Flow run %s lost its worker (card %r): taken up again", run.pk, lost_in)
+    fields = {"current_card": "", "started_at": now}
+    if restart:
+        FlowRun.objects.filter(pk=run.pk, claims=run.claims).update(**fields)
+        return True
+    requeued = FlowRun.objects.filter(pk=run.pk, claims=run.claims).update(
+        status=RUN_LIFECYCLE.target("requeue", run.status, subject=f"run #{run.pk}"),
+        lease_expires_at=None,
+        claims=run.claims - 1,  # the worker that executes it counts the claim
+        **fields,
+    )
+    if requeued:
+        transaction.on_commit(lambda: _queue(run))
+    return False
+
+
+@transaction.atomic
+def _fail_lost(run: FlowRun, *, error: str, card: str) -> None:
+    failed = FlowRun.objects.filter(pk=run.pk, claims=run.claims).update(
+        status=RUN_LIFECYCLE.target("fail", run.status, subject=f"run #{run.pk}"),
+        error=error,
+        error_card=card[:255],
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+    )
+    if failed:
+        _emit_failed(run, error=error, card=card, reason="worker_lost")
+
+
+def take_up_lost_runs(*, limit: int = 500) -> dict[str, int]:
+    """The sweep: every running run whose lease lapsed is queued again or failed (see
+    `_take_up_lost`). Returns how many of each."""
+    limits = Limits.from_settings()
+    counts = {"queued_again": 0, "failed": 0}
+    for run_id in list(
+        _lost(limits).order_by("lease_expires_at").values_list("pk", flat=True)[:limit]
+    ):
+        _take_up_lost(run_id, limits=limits, restart=False)
+        status = FlowRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        if status == RunStatus.QUEUED:
+            counts["queued_again"] += 1
+        elif status == RunStatus.FAILED:
+            counts["failed"] += 1
+    return counts
 
 
 def _json_safe(value):

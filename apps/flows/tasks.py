@@ -10,3 +10,9 @@ def execute_run(run_id: int) -> str:
     if run is None:
         return "missing"
     return services.execute(run).status
+
+
+def take_up_lost_runs() -> str:
+    """Every minute: queue again, or fail, the running runs whose worker was lost."""
+    counts = services.take_up_lost_runs()
+    return f"{counts['queued_again']} queued again, {counts['failed']} failed"

@@ -205,6 +205,10 @@ if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
 # Outbound HTTP from flows refuses private, loopback and link-local addresses unless a
 # connection allows them; this switch allows them for every call (a lab, the test suite).
 FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS = env.bool("FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS", default=False)
+# What one run may do (apps.flows.engine.Limits holds the defaults of the keys left out):
+# max_cards, max_seconds, max_depth, max_payload_bytes, max_runs_per_root, max_claims, and
+# lease_seconds: a run whose worker died is taken up again (or failed) once its lease lapses.
+FLOWS_LIMITS = {"lease_seconds": env.float("FLOWS_LEASE_SECONDS", default=120.0)}
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

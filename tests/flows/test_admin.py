@@ -663,6 +663,13 @@ def test_the_card_reference_lists_every_registered_card(admin_client):
             assert f"<code>{field.name}</code>" in page
     assert response.context["card_count"] == len(registry.REGISTRY)
     assert "<code>branches</code>" in page  # blocks of control cards
+    email_card = page[page.index('id="card-email.send"') :]
+    assert (
+        "Run again when a worker is lost:</strong> no: a run lost in it is failed"
+        in (email_card[: email_card.index("</article>")])
+    )
+    http_card = page[page.index('id="card-http.request"') :]
+    assert "depending on its inputs" in http_card[: http_card.index("</article>")]
     changelist = admin_client.get(reverse("admin:flows_flow_changelist")).content.decode()
     assert reverse("flows-card-reference") in changelist
     assert reverse("admin:flows_flow_import") in changelist
@@ -673,3 +680,14 @@ def test_the_card_reference_needs_the_flow_view_permission(client):
     assert client.get(reverse("flows-card-reference")).status_code == 403
     client.force_login(staff_with("view_flow"))
     assert client.get(reverse("flows-card-reference")).status_code == 200
+
+
+def test_the_run_page_shows_a_run_lost_by_its_worker(admin_client):
+    flow = make_flow(name="Lost", definition=ASSIGN_V1)
+    run = services.run_now(flow=flow, inputs={"who": "Ann"})
+    FlowRun.objects.filter(pk=run.pk).update(claims=2, side_effect_card="mail")
+
+    page = admin_client.get(reverse("admin:flows_flowrun_change", args=[run.pk])).content.decode()
+
+    assert "unless it had entered a card that is not idempotent" in page
+    assert ">mail<" in page

@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.audit.models import SystemLogEvent
 from apps.directory import services as directory
 from apps.directory.models import AppAssignment, GroupMembership, User, UserStatus
+from apps.flows.models import FlowRun
 from tests.factories import ApplicationFactory, GroupFactory, UserFactory
 from tests.flows.cards_helpers import card_run, error, outputs, run_card, run_flow
 
@@ -242,7 +243,12 @@ def test_suspend_unsuspend_and_deactivate_write_their_events(ann):
         ("directory.user.deactivated", "active", "deprovisioned"),
     ):
         [event] = events(event_type)
-        assert event.data == {"old": {"status": old}, "new": {"status": new}}
+        assert event.data == {
+            "old": {"status": old},
+            "new": {"status": new},
+            "flow_run": event.data["flow_run"],  # the run that made the change
+        }
+        assert FlowRun.objects.filter(pk=event.data["flow_run"]).exists()
         assert event.target_id == str(ann.pk) and event.actor is None
 
 

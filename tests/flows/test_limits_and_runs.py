@@ -117,17 +117,45 @@ def test_typed_inputs_are_checked_when_a_run_starts():
     assert run.inputs["count"] == 3
 
 
-@pytest.mark.parametrize(
-    ("verb", "allowed_from"),
-    [(verb, sources) for verb, (sources, _) in RUN_LIFECYCLE.moves.items()],
-)
-def test_run_lifecycle_table(verb, allowed_from):
-    for status in RunStatus.values:
-        if status in allowed_from:
-            assert RUN_LIFECYCLE.target(verb, status) in RunStatus.values
-        else:
-            with pytest.raises(IllegalTransition):
-                RUN_LIFECYCLE.target(verb, status)
+# Written out by hand so that a change to the run lifecycle has to change this test too.
+RUN_MOVES = [
+    ("start", "queued", "running"),
+    ("succeed", "running", "succeeded"),
+    ("fail", "queued", "failed"),
+    ("fail", "running", "failed"),
+    ("cancel", "queued", "canceled"),
+    ("cancel", "running", "canceled"),
+    ("requeue", "running", "queued"),  # its worker was lost in idempotent cards
+]
+_ALLOWED = {(verb, source) for verb, source, _ in RUN_MOVES}
+REFUSED_RUN_MOVES = [
+    (verb, status)
+    for verb in ("start", "succeed", "fail", "cancel", "requeue")
+    for status in ("queued", "running", "succeeded", "failed", "canceled")
+    if (verb, status) not in _ALLOWED
+]
+
+
+def test_run_lifecycle_table_holds_exactly_the_documented_moves():
+    table = {
+        (verb, source, target)
+        for verb, (sources, target) in RUN_LIFECYCLE.moves.items()
+        for source in sources
+    }
+    assert table == set(RUN_MOVES)
+    assert set(RunStatus.values) == {"queued", "running", "succeeded", "failed", "canceled"}
+    assert len(REFUSED_RUN_MOVES) == 5 * 5 - 7
+
+
+@pytest.mark.parametrize(("verb", "source", "target"), RUN_MOVES)
+def test_run_lifecycle_allowed_move(verb, source, target):
+    assert RUN_LIFECYCLE.target(verb, source) == target
+
+
+@pytest.mark.parametrize(("verb", "source"), REFUSED_RUN_MOVES)
+def test_run_lifecycle_refused_move(verb, source):
+    with pytest.raises(IllegalTransition):
+        RUN_LIFECYCLE.target(verb, source)
 
 
 def test_executing_a_run_twice_runs_it_once():

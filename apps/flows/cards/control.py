@@ -20,6 +20,7 @@ REGISTRY["control.if"] = CardType(
     description="Runs the cards of the first branch whose condition is true, else the 'else' "
     'cards. Definition: {"card": "control.if", "branches": [{"condition": "{{ ... }}", '
     '"cards": [...]}, ...], "else": [...]}.',
+    idempotent=True,  # the cards in its blocks say for themselves
 )
 REGISTRY["control.for_each"] = CardType(
     key="control.for_each",
@@ -38,6 +39,7 @@ REGISTRY["control.for_each"] = CardType(
     description="Runs the 'do' cards once per item, with {{ item }} and {{ index }}; or calls "
     "a helper flow per item (inputs item and index) and collects its outputs (map). "
     'An optional "collect" expression chooses what each round adds to the results.',
+    idempotent=True,  # the cards in its blocks say for themselves
 )
 REGISTRY["control.try"] = CardType(
     key="control.try",
@@ -51,6 +53,7 @@ REGISTRY["control.try"] = CardType(
     ),
     description="Runs the 'try' cards; if one fails, runs the 'catch' cards with {{ error }} "
     "(card, path, message) instead of failing the flow.",
+    idempotent=True,  # the cards in its blocks say for themselves
 )
 
 
@@ -59,6 +62,7 @@ REGISTRY["control.try"] = CardType(
     "Continue if",
     "Control",
     inputs=[Field("condition", BOOLEAN)],
+    idempotent=True,
 )
 def continue_if(context, *, condition):
     """Ends the run here, successfully and with no output, when the condition is false."""
@@ -67,19 +71,27 @@ def continue_if(context, *, condition):
     return {}
 
 
-@card("control.assign", "Assign", "Control", open_inputs=True, open_outputs=True)
+@card("control.assign", "Assign", "Control", open_inputs=True, open_outputs=True, idempotent=True)
 def assign(context, **values):
     """Gives names to values: every input becomes an output of the same name."""
     return values
 
 
-@card("control.return", "Return", "Control", inputs=[Field("value", ANY, required=False)])
+@card(
+    "control.return",
+    "Return",
+    "Control",
+    inputs=[Field("value", ANY, required=False)],
+    idempotent=True,
+)
 def return_(context, *, value):
     """Ends the run with this value as its output (what a caller of a helper flow receives)."""
     raise FlowStopped(output=value)
 
 
-@card("control.fail", "Stop with error", "Control", inputs=[Field("message", TEXT)])
+@card(
+    "control.fail", "Stop with error", "Control", inputs=[Field("message", TEXT)], idempotent=True
+)
 def fail(context, *, message):
     """Ends the card, and the run unless inside a try, with this error message."""
     raise CardError(message)
@@ -91,6 +103,7 @@ def fail(context, *, message):
     "Control",
     inputs=[Field("seconds", NUMBER, description=f"at most {MAX_WAIT_SECONDS}")],
     outputs=[Field("waited", NUMBER)],
+    idempotent=True,
 )
 def wait(context, *, seconds):
     """Pauses the run for a short while (at most 30 seconds; use a schedule for longer)."""

@@ -108,6 +108,7 @@ def _plain_number(value: float) -> int | float:
     "Now",
     CATEGORY,
     outputs=[Field("datetime", DATETIME), Field("text", TEXT, description="ISO 8601, UTC")],
+    idempotent=True,
 )
 def now(context):
     """Gives the current date and time in UTC, both as a date (to feed other date cards) and
@@ -126,6 +127,7 @@ def now(context):
         Field("unit", TEXT, description=" ".join(UNITS)),
     ],
     outputs=[Field("datetime", DATETIME)],
+    idempotent=True,
 )
 def add(context, *, datetime, amount, unit):
     """Adds an amount of time to a date; a negative amount subtracts it. Seconds, minutes and
@@ -159,6 +161,7 @@ def add(context, *, datetime, amount, unit):
         Field("time_zone", TEXT, required=False, description="e.g. Europe/Paris; empty: as is"),
     ],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def format_(context, *, datetime, format, time_zone):
     """Writes a date as text. The format uses these strftime codes: `%Y` year, `%m` month,
@@ -188,6 +191,7 @@ def format_(context, *, datetime, format, time_zone):
         Field("time_zone", TEXT, required=False, description="for text without an offset"),
     ],
     outputs=[Field("datetime", DATETIME)],
+    idempotent=True,
 )
 def parse(context, *, text, format, time_zone):
     """Reads a date from text. Without a format the text must be ISO 8601, such as
@@ -228,6 +232,7 @@ def parse(context, *, text, format, time_zone):
         Field("unit", TEXT, description=" ".join(UNITS)),
     ],
     outputs=[Field("difference", NUMBER, description="negative when end is before start")],
+    idempotent=True,
 )
 def difference(context, *, start, end, unit):
     """Gives how much time lies from start to end in the unit asked, negative when the end

@@ -1,8 +1,9 @@
 """Directory cards: read and change people, groups and applications.
 
-Every change goes through apps.directory.services with `actor=None` (the system), so each one
-writes its system log event with old and new values, exactly as an admin's change would. The
-events carry the run's correlation id, which ties them to the run that caused them.
+Every change goes through apps.directory.services with the run's starter as actor (the person
+who started the run, or of its root run; nobody, "system", for runs from events and schedules),
+so each one writes its system log event with old and new values, exactly as an admin's change
+would. The events carry the run's correlation id and its id (`flow_run` in their data).
 
 A person is named by exactly one of `user_id`, `email` or `username` (e-mail and username match
 whatever their case), and handed out as a plain object: id, username, email, first_name,
@@ -185,6 +186,7 @@ def as_the_system(context) -> Iterator[None]:
         Field("found", BOOLEAN),
         Field("user", OBJECT, required=False, description="the person, or null if not found"),
     ],
+    idempotent=True,
 )
 def read_user(context, *, user_id, email, username, fail_if_missing):
     """Finds a person by id, e-mail or username (exactly one) and gives their profile."""
@@ -214,6 +216,7 @@ def read_user(context, *, user_id, email, username, fail_if_missing):
         LIMIT,
     ],
     outputs=list(USERS_OUTPUTS),
+    idempotent=True,
 )
 def search_users(context, *, department, status, title, manager_email, profile, limit):
     """Finds the people matching every filter given, by username."""
@@ -270,7 +273,7 @@ def update_profile(context, *, user_id, email, username, changes):
     user = require_user(user_id=user_id, email=email, username=username)
     before = user_object(user)
     with as_the_system(context):
-        user = services.user_update_profile(user=user, actor=None, changes=changes)
+        user = services.user_update_profile(user=user, actor=context.actor, changes=changes)
     after = user_object(user)
     changed = [
         field
@@ -290,7 +293,7 @@ def _lifecycle_card(verb: str, title: str, description: str) -> None:
         user = require_user(user_id=user_id, email=email, username=username)
         old_status = user.status
         with as_the_system(context):
-            user = service(user=user, actor=None)
+            user = service(user=user, actor=context.actor)
         return {"user": user_object(user), "old_status": old_status}
 
     change_status.__doc__ = description
@@ -342,7 +345,11 @@ def add_to_group(context, *, user_id, email, username, group_id, group_name, exp
     group = _resource(Group, "group", pk=group_id, name=group_name)
     with as_the_system(context):
         membership = services.group_add_member(
-            group=group, user=user, actor=None, source=GrantSource.FLOW, expires_at=expires_at
+            group=group,
+            user=user,
+            actor=context.actor,
+            source=GrantSource.FLOW,
+            expires_at=expires_at,
         )
     return {"membership": _grant_object(membership, "group", group)}
 
@@ -359,7 +366,7 @@ def remove_from_group(context, *, user_id, email, username, group_id, group_name
     user = require_user(user_id=user_id, email=email, username=username)
     group = _resource(Group, "group", pk=group_id, name=group_name)
     with as_the_system(context):
-        removed = services.group_remove_member(group=group, user=user, actor=None)
+        removed = services.group_remove_member(group=group, user=user, actor=context.actor)
     return {"removed": removed}
 
 
@@ -386,7 +393,7 @@ def assign_application(
         assignment = services.application_assign(
             application=application,
             user=user,
-            actor=None,
+            actor=context.actor,
             source=GrantSource.FLOW,
             expires_at=expires_at,
         )
@@ -405,7 +412,9 @@ def unassign_application(context, *, user_id, email, username, application_id, a
     user = require_user(user_id=user_id, email=email, username=username)
     application = _resource(Application, "application", pk=application_id, name=application_name)
     with as_the_system(context):
-        removed = services.application_unassign(application=application, user=user, actor=None)
+        removed = services.application_unassign(
+            application=application, user=user, actor=context.actor
+        )
     return {"removed": removed}
 
 
@@ -415,6 +424,7 @@ def unassign_application(context, *, user_id, email, username, application_id, a
     CATEGORY,
     inputs=[*GROUP_INPUTS, LIMIT],
     outputs=list(USERS_OUTPUTS),
+    idempotent=True,
 )
 def list_group_members(context, *, group_id, group_name, limit):
     """The members of a group, by username (time-bound ones included until they are removed)."""
@@ -432,6 +442,7 @@ def list_group_members(context, *, group_id, group_name, limit):
         Field("groups", LIST, description="[{id, name, expires_at}], by name"),
         Field("count", NUMBER),
     ],
+    idempotent=True,
 )
 def list_user_groups(context, *, user_id, email, username):
     """The groups a person is a member of."""

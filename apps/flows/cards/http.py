@@ -283,6 +283,10 @@ def _failure(status: int, url: str, raw: bytes, response: requests.Response) -> 
     return CardError(message)
 
 
+# Calls that change nothing on the server: a run lost in one may call it again.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @card(
     "http.request",
     "HTTP request",
@@ -315,6 +319,7 @@ def _failure(status: int, url: str, raw: bytes, response: requests.Response) -> 
         Field("body", ANY, description="parsed JSON for a JSON response, else text"),
         Field("ok", BOOLEAN, description="true for a 2xx status"),
     ],
+    idempotent=lambda inputs: (inputs.get("method") or "GET").strip().upper() in SAFE_METHODS,
 )
 def request(context, *, method, url, headers, query, body, timeout, connection, follow_redirects):
     """Calls an HTTP API and gives its status, headers and body (JSON parsed)."""

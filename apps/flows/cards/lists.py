@@ -159,6 +159,7 @@ WHERE_INPUTS = [
     inputs=[Field("items", LIST, required=False, description="the items, as one list")],
     outputs=[Field("list", LIST)],
     open_inputs=True,
+    idempotent=True,
 )
 def construct(context, /, **values):
     """Builds a list from values. Either give `items` (a list, each element rendered), or add
@@ -178,6 +179,7 @@ def construct(context, /, **values):
         Field("index", NUMBER, description="0 is the first; -1 the last"),
     ],
     outputs=[Field("item", ANY, required=False)],
+    idempotent=True,
 )
 def at(context, *, list, index):
     """Gives the item at a position: 0 is the first item, 1 the second, and negative positions
@@ -195,6 +197,7 @@ def at(context, *, list, index):
     CATEGORY,
     inputs=[Field("list", LIST)],
     outputs=[Field("length", NUMBER)],
+    idempotent=True,
 )
 def length(context, *, list):
     """Gives the number of items in the list (0 for an empty list)."""
@@ -207,6 +210,7 @@ def length(context, *, list):
     CATEGORY,
     inputs=WHERE_INPUTS,
     outputs=[Field("list", LIST), Field("count", NUMBER)],
+    idempotent=True,
 )
 def filter_(context, *, list, field, operator, value):
     """Keeps the items that pass a test, in their order, and counts them. The test compares an
@@ -231,6 +235,7 @@ def filter_(context, *, list, field, operator, value):
         Field("found", BOOLEAN),
         Field("index", NUMBER, required=False, description="its position, or null"),
     ],
+    idempotent=True,
 )
 def find(context, *, list, field, operator, value):
     """Gives the first item that passes the test, whether one was found and its position (0
@@ -249,6 +254,7 @@ def find(context, *, list, field, operator, value):
     CATEGORY,
     inputs=[Field("list", LIST), Field("field", TEXT, description="a field path like a.b")],
     outputs=[Field("list", LIST)],
+    idempotent=True,
 )
 def pluck(context, *, list, field):
     """Gives, for each object of the list, the value of one field (a path such as
@@ -271,6 +277,7 @@ def pluck(context, *, list, field):
         Field("separator", TEXT, required=False, default="", description="e.g. ', '"),
     ],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def join(context, *, list, separator):
     """Joins the items into one text with the separator between them (nothing by default).
@@ -300,6 +307,7 @@ def _identity(value: Any) -> Any:
         Field("field", TEXT, required=False, description="compare objects by this field"),
     ],
     outputs=[Field("list", LIST)],
+    idempotent=True,
 )
 def unique(context, *, list, field):
     """Removes repeated items, keeping the first of each in its place. Objects and lists are
@@ -326,6 +334,7 @@ def unique(context, *, list, field):
         Field("descending", BOOLEAN, required=False, default=False),
     ],
     outputs=[Field("list", LIST)],
+    idempotent=True,
 )
 def sort(context, *, list, field, descending):
     """Sorts the items (numbers, texts, dates or true/false), smallest first or, with
@@ -360,6 +369,7 @@ def sort(context, *, list, field, descending):
         Field("deep", BOOLEAN, required=False, default=False, description="all levels"),
     ],
     outputs=[Field("list", LIST)],
+    idempotent=True,
 )
 def flatten(context, *, list, deep):
     """Puts the items of inner lists in place of those lists: [[1, 2], [3], 4] gives

@@ -108,6 +108,7 @@ def _decimal_arithmetic(a: int | float, operator: str, b: int | float) -> Decima
         Field("b", NUMBER),
     ],
     outputs=[Field("result", NUMBER)],
+    idempotent=True,
 )
 def arithmetic(context, *, a, operator, b):
     """Computes `a operator b`, where the operator is one of `+ - * / % ** min max`: `%` is
@@ -153,6 +154,7 @@ def arithmetic(context, *, a, operator, b):
         Field("b", NUMBER),
     ],
     outputs=[Field("result", BOOLEAN)],
+    idempotent=True,
 )
 def compare(context, *, a, operator, b):
     """Compares two numbers with one of `== != < <= > >=` and gives true or false, e.g. to
@@ -180,6 +182,7 @@ def compare(context, *, a, operator, b):
         Field("mode", TEXT, required=False, default="half_up", description=" ".join(ROUNDING)),
     ],
     outputs=[Field("result", NUMBER)],
+    idempotent=True,
 )
 def round_(context, *, value, places, mode):
     """Rounds a number to a number of decimal places (0 by default; -2 rounds to hundreds).
@@ -218,6 +221,7 @@ def _boolean(index: int, value) -> bool:
         Field("values", LIST, description="true/false values (null counts as false)"),
     ],
     outputs=[Field("result", BOOLEAN)],
+    idempotent=True,
 )
 def logic(context, *, operator, values):
     """Combines true/false values: `and` is true when all are true (also when the list is

@@ -91,6 +91,7 @@ def _field_names(fields: list) -> list[str]:
     CATEGORY,
     outputs=[Field("object", OBJECT)],
     open_inputs=True,
+    idempotent=True,
 )
 def construct(context, /, **values):
     """Builds an object from inputs of any names: each input becomes a field of the same name,
@@ -109,6 +110,7 @@ def construct(context, /, **values):
         Field("default", ANY, required=False, description="the value when the path is absent"),
     ],
     outputs=[Field("value", ANY, required=False), Field("found", BOOLEAN)],
+    idempotent=True,
 )
 def get(context, *, object, path, default):
     """Gives the value at a path inside an object: dotted keys, with positions for lists
@@ -133,6 +135,7 @@ def get(context, *, object, path, default):
         Field("value", ANY, required=False),
     ],
     outputs=[Field("object", OBJECT)],
+    idempotent=True,
 )
 def set_(context, *, object, path, value):
     """Gives a copy of the object with a value set at a path (the input object is left as it
@@ -151,6 +154,7 @@ def set_(context, *, object, path, value):
         Field("deep", BOOLEAN, required=False, default=False, description="merge inner objects"),
     ],
     outputs=[Field("object", OBJECT)],
+    idempotent=True,
 )
 def merge(context, *, objects, deep):
     """Merges a list of objects into one; where several have the same field, the later one
@@ -173,6 +177,7 @@ def merge(context, *, objects, deep):
     CATEGORY,
     inputs=[Field("object", OBJECT), Field("fields", LIST, description="names to keep")],
     outputs=[Field("object", OBJECT)],
+    idempotent=True,
 )
 def pick(context, *, object, fields):
     """Gives a new object with only the named fields of the object, in the order of the names;
@@ -186,6 +191,7 @@ def pick(context, *, object, fields):
     CATEGORY,
     inputs=[Field("object", OBJECT), Field("fields", LIST, description="names to leave out")],
     outputs=[Field("object", OBJECT)],
+    idempotent=True,
 )
 def omit(context, *, object, fields):
     """Gives a new object with every field of the object except the named ones (names it does
@@ -204,6 +210,7 @@ def _refuse_constant(name: str):
     CATEGORY,
     inputs=[Field("text", TEXT)],
     outputs=[Field("value", ANY, required=False)],
+    idempotent=True,
 )
 def parse(context, *, text):
     """Reads JSON text (from an HTTP response or a stored field) into a value: an object, a
@@ -232,6 +239,7 @@ def parse(context, *, text):
         Field("indent", NUMBER, required=False, description=f"0 to {MAX_INDENT}; empty: compact"),
     ],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def stringify(context, *, value, indent):
     """Writes a value as JSON text, e.g. for an HTTP body or a log line: compact by default,

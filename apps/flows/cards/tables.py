@@ -45,6 +45,7 @@ def create_row(context, *, table, values):
         Field("rows", LIST, description="the matching rows, oldest first"),
         Field("count", NUMBER),
     ],
+    idempotent=True,
 )
 def search_rows(context, *, table, where, limit):
     """Finds the rows whose columns equal every value given in 'where' (no 'where': all)."""

@@ -113,6 +113,7 @@ def _as_text(name: str, value) -> str:
     CATEGORY,
     inputs=[Field("template", TEXT, description="text with {{ references }} to earlier values")],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def compose(context, *, template):
     """Builds a text from a template such as `Hello {{ read_user.first_name }}`. The engine
@@ -133,6 +134,7 @@ def compose(context, *, template):
         Field("separator", TEXT, required=False, default="", description="put between parts"),
     ],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def concatenate(context, *, parts, separator):
     """Joins a list of parts into one text, with an optional separator between them (nothing
@@ -152,6 +154,7 @@ def concatenate(context, *, parts, separator):
         Field("max_parts", NUMBER, required=False, description="the last part keeps the rest"),
     ],
     outputs=[Field("parts", LIST), Field("count", NUMBER)],
+    idempotent=True,
 )
 def split(context, *, text, separator, max_parts):
     """Splits a text at each occurrence of the separator and gives the list of parts and their
@@ -175,6 +178,7 @@ def split(context, *, text, separator, max_parts):
         Field("ignore_case", BOOLEAN, required=False, default=False),
     ],
     outputs=[Field("text", TEXT), Field("count", NUMBER, description="replacements made")],
+    idempotent=True,
 )
 def replace(context, *, text, find, replace_with, regex, ignore_case):
     """Replaces every occurrence of `find` in the text with `replace_with` (nothing, by
@@ -216,6 +220,7 @@ def replace(context, *, text, find, replace_with, regex, ignore_case):
     CATEGORY,
     inputs=[Field("text", TEXT)],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def upper(context, *, text):
     """Gives the text in capital letters ("Ana Lima" becomes "ANA LIMA")."""
@@ -228,6 +233,7 @@ def upper(context, *, text):
     CATEGORY,
     inputs=[Field("text", TEXT)],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def lower(context, *, text):
     """Gives the text in small letters ("Ana.Lima@Example.COM" becomes "ana.lima@example.com"),
@@ -244,6 +250,7 @@ def lower(context, *, text):
         Field("characters", TEXT, required=False, description="empty: whitespace"),
     ],
     outputs=[Field("text", TEXT)],
+    idempotent=True,
 )
 def trim(context, *, text, characters):
     """Removes spaces, tabs and line breaks from both ends of the text; or, when `characters`
@@ -266,6 +273,7 @@ def trim(context, *, text, characters):
         Field("groups", LIST, description="the numbered groups (null for one that took no part)"),
         Field("named", OBJECT, description="the named groups, (?P<name>...)"),
     ],
+    idempotent=True,
 )
 def match(context, *, text, pattern, ignore_case):
     """Looks for a regular expression anywhere in the text (anchor it with `^` and `$` to match
@@ -292,6 +300,7 @@ def match(context, *, text, pattern, ignore_case):
     CATEGORY,
     inputs=[Field("text", TEXT)],
     outputs=[Field("length", NUMBER)],
+    idempotent=True,
 )
 def length(context, *, text):
     """Gives the number of characters in the text (an empty text has length 0)."""
