@@ -45,6 +45,7 @@ from apps.access_requests.models import (
     TimelineEntry,
 )
 from apps.catalog.models import ConfigListItem
+from apps.core.idempotency import idempotent
 
 # --- Errors ---------------------------------------------------------------------------------
 
@@ -436,6 +437,7 @@ class RequestViewSet(
         return super().list(request, *args, **kwargs)
 
     @extend_schema(request=RequestSubmitSerializer, responses={201: RequestDetailSerializer})
+    @idempotent
     def create(self, request: Request, *args, **kwargs) -> Response:
         envelope = RequestSubmitSerializer(data=request.data, context=self.get_serializer_context())
         envelope.is_valid(raise_exception=True)
@@ -468,6 +470,7 @@ class RequestViewSet(
 
     @extend_schema(request=RequestCommentSerializer, responses={201: TimelineEntrySerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def comments(self, request: Request, pk: str | None = None) -> Response:
         access_request = self.get_object()
         body = RequestCommentSerializer(data=request.data)
