@@ -69,6 +69,42 @@ def _replay(record: IdempotencyKey, fingerprint: str) -> Response:
     )
 
 
+def claim(*, caller, key: str, fingerprint: str) -> IdempotencyKey | None:
+    """Take `key` for `caller` inside the caller's transaction; None when it is already taken.
+
+    Call it in `transaction.atomic()` together with the work it guards, then `remember` the
+    answer: if the work fails, the rollback frees the key again. A simultaneous claim of the
+    same key waits for this transaction and then gets None.
+    """
+    now = timezone.now()
+    IdempotencyKey.objects.filter(caller=caller, key=key, expires_at__lte=now).delete()
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(
+                caller=caller,
+                key=key,
+                fingerprint=fingerprint,
+                response_status=0,
+                response_body="",
+                expires_at=now + key_lifetime(),
+            )
+    except IntegrityError:
+        return None
+
+
+def remember(record: IdempotencyKey, *, status_code: int, body: Any, location: str = "") -> None:
+    """Store the answer the claimed work gave, for the replays."""
+    record.response_status = status_code
+    record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
+    record.response_location = location
+    record.save(update_fields=["response_status", "response_body", "response_location"])
+
+
+def recall(*, caller, key: str) -> IdempotencyKey | None:
+    """The answer stored under a key that `claim` found taken (None if that work failed)."""
+    return IdempotencyKey.objects.filter(caller=caller, key=key).first()
+
+
 def idempotent(action: Callable[..., Response]) -> Callable[..., Response]:
     """Make a DRF create action honour the `Idempotency-Key` header (see the module)."""
 
@@ -85,34 +121,22 @@ def idempotent(action: Callable[..., Response]) -> Callable[..., Response]:
                 status.HTTP_400_BAD_REQUEST,
             )
         fingerprint = _fingerprint(request)
-        now = timezone.now()
-        mine = IdempotencyKey.objects.filter(caller=caller, key=key)
-        mine.filter(expires_at__lte=now).delete()
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyKey.objects.create(
-                        caller=caller,
-                        key=key,
-                        fingerprint=fingerprint,
-                        response_status=0,
-                        response_body="",
-                        expires_at=now + key_lifetime(),
-                    )
-            except IntegrityError:
-                record = None
+            record = claim(caller=caller, key=key, fingerprint=fingerprint)
             if record is not None:
                 response = action(view, request, *args, **kwargs)
                 if not status.is_success(response.status_code):
                     transaction.set_rollback(True)  # nothing is kept for a refused request
                     return response
-                record.response_status = response.status_code
-                record.response_body = json.dumps(response.data, cls=DjangoJSONEncoder)
-                record.response_location = response.headers.get("Location", "")
-                record.save(update_fields=["response_status", "response_body", "response_location"])
+                remember(
+                    record,
+                    status_code=response.status_code,
+                    body=response.data,
+                    location=response.headers.get("Location", ""),
+                )
                 return response
         # Another POST holds (or held) this key; its transaction has ended, so its row is seen.
-        earlier = mine.first()
+        earlier = recall(caller=caller, key=key)
         if earlier is None:  # the other POST was refused and kept nothing: this one may retry
             return _refusal(
                 f"Another request with this {HEADER} did not complete: send it again.",
