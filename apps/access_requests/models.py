@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -30,6 +31,10 @@ class RequestTypeStatus(models.TextChoices):
 class Audience(models.TextChoices):
     EVERYONE = "everyone", "Everyone"
     RESTRICTED = "restricted", "Members of the chosen groups or teams"
+
+
+# A request open for longer than ten years is a mistake; 0 would expire everything at once.
+MIN_INACTIVITY_DAYS, MAX_INACTIVITY_DAYS = 1, 3650
 
 
 class RequestType(models.Model):
@@ -78,7 +83,13 @@ class RequestType(models.Model):
         help_text="An item of a configuration list this request is about (at most one resource).",
     )
     inactivity_days = models.PositiveIntegerField(
-        default=60, help_text="A request with no activity for this many days expires."
+        default=60,
+        validators=[
+            MinValueValidator(MIN_INACTIVITY_DAYS),
+            MaxValueValidator(MAX_INACTIVITY_DAYS),
+        ],
+        help_text=f"A request with no activity for this many days expires "
+        f"({MIN_INACTIVITY_DAYS} to {MAX_INACTIVITY_DAYS}).",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -93,7 +104,14 @@ class RequestType(models.Model):
                 & ~Q(resource_application__isnull=False, resource_item__isnull=False),
                 name="request_type_at_most_one_resource",
                 violation_error_message="Choose at most one resource.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(inactivity_days__gte=MIN_INACTIVITY_DAYS)
+                & Q(inactivity_days__lte=MAX_INACTIVITY_DAYS),
+                name="request_type_inactivity_days_range",
+                violation_error_message=f"Inactivity days go from {MIN_INACTIVITY_DAYS} to "
+                f"{MAX_INACTIVITY_DAYS}.",
+            ),
         ]
 
     def __str__(self) -> str:
