@@ -12,9 +12,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.core.statemachine import Lifecycle
+from apps.core.validation import ConstraintErrorsOnFields
 
 USER = settings.AUTH_USER_MODEL
 
@@ -37,10 +39,12 @@ class Audience(models.TextChoices):
 MIN_INACTIVITY_DAYS, MAX_INACTIVITY_DAYS = 1, 3650
 
 
-class RequestType(models.Model):
+class RequestType(ConstraintErrorsOnFields, models.Model):
     """Something people can ask for ("Badge access to a building"), and how it is handled."""
 
-    name = models.CharField(max_length=150)
+    constraint_fields = {"request_type_name_ci_unique": "name"}
+
+    name = models.CharField(max_length=150, help_text="Unique, whatever the case.")
     description = models.TextField(blank=True)
     owning_team = models.ForeignKey(
         "teams.Team",
@@ -98,6 +102,11 @@ class RequestType(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="request_type_name_ci_unique",
+                violation_error_message="A request type with that name already exists.",
+            ),
             models.CheckConstraint(
                 condition=~Q(resource_group__isnull=False, resource_application__isnull=False)
                 & ~Q(resource_group__isnull=False, resource_item__isnull=False)

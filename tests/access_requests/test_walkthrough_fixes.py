@@ -49,3 +49,27 @@ def test_the_model_refuses_inactivity_days_out_of_range(team, days):
     with pytest.raises(ValidationError) as refused:
         request_type.full_clean()
     assert "inactivity_days" in refused.value.message_dict
+
+
+# --- Request type names are unique, whatever the case ---------------------------------------
+
+
+def test_admin_refuses_a_name_already_taken_in_another_case(admin_client, team):
+    RequestType.objects.create(name="Badge access", owning_team=team)
+    data, _prefix = add_page(admin_client, team)
+    data["name"] = "BADGE Access"
+
+    response = post_add(admin_client, data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["name"] == ["A request type with that name already exists."]
+    assert RequestType.objects.count() == 1
+
+
+def test_the_database_refuses_a_duplicate_name(team):
+    from django.db import IntegrityError, transaction
+
+    RequestType.objects.create(name="Badge access", owning_team=team)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RequestType.objects.create(name="badge ACCESS", owning_team=team)
