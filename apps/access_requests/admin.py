@@ -74,6 +74,7 @@ class RequestTypeAdminForm(forms.ModelForm):
             "audience_teams",
             *RESOURCE_FIELDS,
             "inactivity_days",
+            "deny_reason_required",
         )
 
     def clean(self):
@@ -363,7 +364,7 @@ class RequestTypeAdmin(admin.ModelAdmin):
                 "item. Granting access needs a group or an application.",
             },
         ),
-        ("Expiry", {"fields": ("inactivity_days",)}),
+        ("Decisions and expiry", {"fields": ("deny_reason_required", "inactivity_days")}),
         ("Version", {"fields": ("version", "created_at", "updated_at")}),
     )
 

@@ -520,7 +520,8 @@ class ApprovalFilterSerializer(serializers.Serializer):
 
 
 class ApprovalDecisionSerializer(serializers.Serializer):
-    """An optional comment that goes with the decision."""
+    """The comment that goes with the decision: optional to approve; to deny, the reason the
+    requester reads (required unless the request type lets approvers deny without one)."""
 
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
@@ -531,7 +532,8 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
     - `GET /approvals/?status=pending` (default; or approved, denied, superseded, all).
     - `POST /approvals/{id}/approve/` and `/deny/` `{"comment": ""}`: 200 with the approval.
       403 on an approval of the caller's own request; 409 when the approval or its request is
-      already settled (deciding twice, or after another approver settled the level).
+      already settled (deciding twice, or after another approver settled the level); 400 on
+      `comment` when a denial gives no reason and the request type requires one (the default).
     """
 
     serializer_class = ApprovalSerializer

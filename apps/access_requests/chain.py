@@ -363,6 +363,7 @@ def snapshot(request_type: RequestType, steps: Iterable[Step]) -> dict[str, Any]
         "version": request_type.version,
         "owning_team_id": request_type.owning_team_id,
         "inactivity_days": request_type.inactivity_days,
+        "deny_reason_required": request_type.deny_reason_required,
         "resource": resource,
         "steps": [
             step_snapshot(step) for step in sorted(steps, key=lambda s: (s.position, s.pk or 0))

@@ -95,6 +95,12 @@ class RequestType(ConstraintErrorsOnFields, models.Model):
         help_text=f"A request with no activity for this many days expires "
         f"({MIN_INACTIVITY_DAYS} to {MAX_INACTIVITY_DAYS}).",
     )
+    deny_reason_required = models.BooleanField(
+        "a denial needs a reason",
+        default=True,
+        help_text="Approvers must say why they deny; the requester reads it on the timeline "
+        "and in the denial e-mail.",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -410,6 +416,24 @@ class AccessRequest(models.Model):
     @property
     def steps(self) -> list[dict]:
         return self.snapshot["steps"]
+
+    @property
+    def deny_reason_required(self) -> bool:
+        """Whether an approver must say why they deny (older snapshots: yes)."""
+        return self.snapshot.get("deny_reason_required", True)
+
+    @property
+    def denial_reason(self) -> str:
+        """What the approver who denied this request said (empty when not denied by someone)."""
+        if self.status != RequestStatus.DENIED:
+            return ""
+        comment = (
+            self.approvals.filter(status=ApprovalStatus.DENIED)
+            .order_by("-decided_at", "-id")
+            .values_list("comment", flat=True)
+            .first()
+        )
+        return comment or ""
 
 
 class LevelStatus(models.TextChoices):

@@ -572,6 +572,10 @@ def approval_decide(
         raise StateConflict("This approval is already settled.")
     if request.status != RequestStatus.PENDING:
         raise StateConflict(f"The request is {request.get_status_display().lower()}.")
+    if not approve and request.deny_reason_required and not comment.strip():
+        raise ValidationError(
+            {"comment": "Give a reason to deny: the requester reads it on the timeline."}
+        )
 
     now = timezone.now()
     approval.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
@@ -598,7 +602,8 @@ def approval_decide(
     _touch(request)
     if not approve:
         _settle(level, LevelStatus.DENIED)
-        _move(request, "deny", actor=actor, reason=f"denied by {actor}.")
+        reason = f"denied by {actor}" + (f": {approval.comment}" if approval.comment else ".")
+        _move(request, "deny", actor=actor, reason=reason)
         return request
     approved = level.approvals.filter(status=ApprovalStatus.APPROVED).count()
     if approved >= level.quorum:

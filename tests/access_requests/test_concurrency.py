@@ -85,7 +85,9 @@ def team_request(*, members: int, quorum: int):
 
 
 def decision(approval, person, *, approve=True):
-    return lambda: services.approval_decide(approval=approval, actor=person, approve=approve)
+    return lambda: services.approval_decide(
+        approval=approval, actor=person, approve=approve, comment="" if approve else "No."
+    )
 
 
 def test_two_approvers_deciding_at_once_on_a_quorum_of_one_decide_once():

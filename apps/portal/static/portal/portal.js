@@ -5,6 +5,8 @@
  * Hidden questions are disabled, so they are neither checked by the browser nor sent;
  * the server decides again with the same rules (chain.clean_answers).
  * Forms with data-confirm="question" ask before they are sent.
+ * Decision forms with data-deny-reason-required ask for a comment before a denial is sent
+ * (the server refuses a denial without one too).
  */
 (function () {
   "use strict";
@@ -73,7 +75,25 @@
     });
   }
 
+  function reasonToDeny(form) {
+    var comment = form.querySelector("textarea[name=comment]");
+    if (!comment) return;
+    form.addEventListener("click", function (event) {
+      var button = event.target.closest("button[name=decision]");
+      if (!button) return;
+      var missing = button.value === "deny" && comment.value.trim() === "";
+      comment.setCustomValidity(missing ? "Give a reason to deny: the requester reads it." : "");
+      if (missing) {
+        event.preventDefault();
+        comment.reportValidity();
+        comment.focus();
+      }
+    });
+    comment.addEventListener("input", function () { comment.setCustomValidity(""); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-deny-reason-required]").forEach(reasonToDeny);
     document.querySelectorAll("form[data-conditional]").forEach(setUp);
     document.querySelectorAll("form[data-confirm]").forEach(askFirst);
   });
