@@ -274,7 +274,7 @@ class StepInline(admin.StackedInline):
                 "key",
                 "label",
                 "help_text",
-                ("question_type", "required"),
+                ("question_type", "required", "future_only"),
                 "config_list",
                 "options",
             ),

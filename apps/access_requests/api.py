@@ -106,6 +106,9 @@ class QuestionSerializer(serializers.Serializer):
     help_text = serializers.CharField(read_only=True)
     type = serializers.ChoiceField(choices=QuestionType.choices, read_only=True)
     required = serializers.BooleanField(read_only=True)
+    future_only = serializers.BooleanField(
+        read_only=True, help_text="A date question that refuses dates in the past."
+    )
     condition = ConditionSerializer(read_only=True, allow_null=True)
     choices = ChoiceSerializer(many=True, read_only=True, allow_null=True)
 
@@ -172,6 +175,7 @@ class RequestTypeSerializer(serializers.ModelSerializer):
                     "help_text": step["help_text"],
                     "type": step["question_type"],
                     "required": step["required"],
+                    "future_only": step.get("future_only", False),
                     "condition": step["condition"],
                     "choices": choices,
                 }

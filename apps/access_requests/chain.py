@@ -33,6 +33,7 @@ from apps.flows.models import Flow, FlowKind
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEXT_LIMITS = {QuestionType.TEXT: 500, QuestionType.LONG_TEXT: 10_000}
 DATE_QUESTION_TYPES = {QuestionType.DATE, QuestionType.DATETIME}
+FUTURE_ONLY_MESSAGE = "Choose a date in the future."
 
 STEP_FIELDS = {
     StepKind.QUESTION: (
@@ -41,6 +42,7 @@ STEP_FIELDS = {
         "help_text",
         "question_type",
         "required",
+        "future_only",
         "config_list_id",
         "options",
     ),
@@ -161,6 +163,8 @@ def _question_problems(request_type, step: Step, earlier: Mapping[str, Step]) ->
             problems.append("a choice from a configuration list needs the list.")
         elif request_type.owning_team_id and not _list_usable_by(step.config_list_id, request_type):
             problems.append("the owning team may not use this configuration list.")
+    if step.future_only and step.question_type not in DATE_QUESTION_TYPES:
+        problems.append("'future only' is for date and date-and-time questions.")
     if step.question_type == QuestionType.OPTIONS and not parse_options(step.options):
         problems.append("a choice from options needs at least one option.")
     return problems
@@ -476,6 +480,8 @@ def clean_answers(snapshot_data: Mapping[str, Any], raw: Mapping[str, Any]) -> d
             answers[key] = coerce_answer(step, value)
             if key in end_date_keys:
                 _check_in_future(step, answers[key])
+            elif step.get("future_only"):
+                _check_in_future(step, answers[key], message=FUTURE_ONLY_MESSAGE)
         except ValidationError as error:
             errors[key] = error.messages
     if errors:
@@ -539,9 +545,11 @@ def _coerce_date(value: Any) -> dt.date:
     return parsed
 
 
-def _check_in_future(step: Mapping[str, Any], stored: str) -> None:
+def _check_in_future(
+    step: Mapping[str, Any], stored: str, *, message: str = "The end date must be in the future."
+) -> None:
     if end_of_answer(step["question_type"], stored) <= timezone.now():
-        raise ValidationError("The end date must be in the future.")
+        raise ValidationError(message)
 
 
 def end_of_answer(question_type: str, stored: str) -> dt.datetime:

@@ -233,6 +233,12 @@ class Step(models.Model):
     help_text = models.CharField(max_length=500, blank=True)
     question_type = models.CharField(max_length=16, choices=QuestionType.choices, blank=True)
     required = models.BooleanField(default=True)
+    future_only = models.BooleanField(
+        "future only",
+        default=False,
+        help_text="Date question: refuse a date in the past (a date: today or later; a date and "
+        "time: after now).",
+    )
     config_list = models.ForeignKey(
         "catalog.ConfigList", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from apps.access_requests.chain import FUTURE_ONLY_MESSAGE
 from apps.access_requests.models import QuestionType, StepKind
 from apps.catalog.models import ConfigListItem
 from apps.directory.models import UserStatus
@@ -21,6 +22,16 @@ from apps.directory.selectors import find_user
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
+
+
+def _not_before_today(value) -> None:
+    if value is not None and value < timezone.localdate():
+        raise ValidationError(FUTURE_ONLY_MESSAGE)
+
+
+def _after_now(value) -> None:
+    if value is not None and value <= timezone.now():
+        raise ValidationError(FUTURE_ONLY_MESSAGE)
 
 
 def _to_bool(value: str) -> bool | None:
@@ -103,11 +114,20 @@ class RequestForm(forms.Form):
             )
         if kind == QuestionType.NUMBER:
             return forms.DecimalField(**common)
+        future_only = bool(step.get("future_only"))
         if kind == QuestionType.DATE:
-            return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+            attrs = {"type": "date"}
+            if future_only:
+                attrs["min"] = timezone.localdate().isoformat()
+                common["validators"] = [_not_before_today]
+            return forms.DateField(widget=forms.DateInput(attrs=attrs), **common)
         if kind == QuestionType.DATETIME:
+            attrs = {"type": "datetime-local"}
+            if future_only:
+                attrs["min"] = timezone.localtime().strftime(DATETIME_LOCAL)
+                common["validators"] = [_after_now]
             return forms.DateTimeField(
-                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+                widget=forms.DateTimeInput(attrs=attrs, format=DATETIME_LOCAL),
                 input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
                 **common,
             )
