@@ -145,7 +145,42 @@ def _condition_problems(step: Step, earlier: Mapping[str, Step]) -> list[str]:
     )
     if boolean_operator and question.question_type != QuestionType.BOOLEAN:
         return [f"'is yes / is no' needs a yes/no question; {question.key!r} is not one."]
+    if needs_value:
+        return _comparison_problems(step, question)
     return []
+
+
+def _comparison_problems(step: Step, question: Step) -> list[str]:
+    """An equals / does-not-equal condition must compare with an answer the question can give."""
+    value, key = step.condition_value, question.key
+    if question.question_type == QuestionType.NUMBER:
+        try:
+            number = coerce_attribute_value("number", value)
+        except ValidationError:
+            return [f"{key!r} is a number question, and {value!r} is not a number."]
+        if str(number) != value.strip():
+            return [f"{key!r} is a number question: write the value as {number}."]
+        return []
+    if question.question_type == QuestionType.BOOLEAN:
+        possible, what = [True, False], "a yes/no question is yes or no"
+    elif question.question_type == QuestionType.OPTIONS:
+        values = [option["value"] for option in parse_options(question.options) if option["value"]]
+        possible, what = values, f"its options are {', '.join(values)}"
+    elif question.question_type == QuestionType.LIST_CHOICE and question.config_list_id:
+        from apps.catalog.models import ConfigListItem
+
+        values = list(
+            ConfigListItem.objects.filter(config_list_id=question.config_list_id)
+            .order_by("position", "value")
+            .values_list("value", flat=True)
+        )
+        possible, what = values, f"its list holds {', '.join(values) or 'no item yet'}"
+    else:
+        return []  # free answers (text, dates, people): any value may come
+    wanted = {"key": key, "operator": ConditionOperator.EQUALS, "value": value}
+    if any(condition_holds({"condition": wanted}, {key: answer}) for answer in possible):
+        return []
+    return [f"the condition compares {key!r} with {value!r}, which it can never be: {what}."]
 
 
 def _question_problems(request_type, step: Step, earlier: Mapping[str, Step]) -> list[str]:
@@ -165,7 +200,30 @@ def _question_problems(request_type, step: Step, earlier: Mapping[str, Step]) ->
             problems.append("the owning team may not use this configuration list.")
     if step.future_only and step.question_type not in DATE_QUESTION_TYPES:
         problems.append("'future only' is for date and date-and-time questions.")
-    if step.question_type == QuestionType.OPTIONS and not parse_options(step.options):
+    if step.question_type == QuestionType.OPTIONS:
+        problems += _options_problems(step.options)
+    return problems
+
+
+def _options_problems(text: str) -> list[str]:
+    """Each option needs a value, and no two values may read the same (conditions ignore case)."""
+    problems, seen, usable = [], set(), 0
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        written = line.strip()
+        if not written:
+            continue
+        value = written.partition("|")[0].strip()
+        if not value:
+            problems.append(
+                f"the option on line {number} ({written!r}) has no value: write value|label, "
+                "or just the label."
+            )
+        elif value.lower() in seen:
+            problems.append(f"the option value {value!r} is given more than once.")
+        else:
+            seen.add(value.lower())
+            usable += 1
+    if not usable and not problems:
         problems.append("a choice from options needs at least one option.")
     return problems
 
@@ -426,7 +484,8 @@ def condition_holds(step: Mapping[str, Any], answers: Mapping[str, Any]) -> bool
     value = answers.get(condition["key"])
     operator = condition["operator"]
     expected = (condition.get("value") or "").strip().lower()
-    if expected in ("yes", "no"):
+    if isinstance(value, bool) and expected in ("yes", "no"):
+        # "yes" and "no" stand for a yes/no answer; an option may be called "yes" too.
         expected = "true" if expected == "yes" else "false"
     if operator == ConditionOperator.EQUALS:
         return _as_text(value).lower() == expected

@@ -73,3 +73,156 @@ def test_the_database_refuses_a_duplicate_name(team):
     RequestType.objects.create(name="Badge access", owning_team=team)
     with pytest.raises(IntegrityError), transaction.atomic():
         RequestType.objects.create(name="badge ACCESS", owning_team=team)
+
+
+# --- Options questions: no empty or repeated options ----------------------------------------
+
+from apps.access_requests import chain  # noqa: E402
+from apps.access_requests.models import ConditionOperator, QuestionType, Step, StepKind  # noqa: E402
+from tests.factories import ConfigListFactory, ConfigListItemFactory  # noqa: E402
+
+
+def _steps(request_type, *rows):
+    return [
+        Step(request_type=request_type, position=position, **row)
+        for position, row in enumerate(rows, start=1)
+    ]
+
+
+def _options(options: str) -> dict:
+    return {
+        "kind": StepKind.QUESTION,
+        "key": "device",
+        "label": "Device",
+        "question_type": QuestionType.OPTIONS,
+        "options": options,
+    }
+
+
+def _problems(request_type, *rows) -> list[str]:
+    with pytest.raises(ValidationError) as refused:
+        chain.validate_step_chain(request_type, _steps(request_type, *rows))
+    return refused.value.messages
+
+
+@pytest.fixture
+def draft(team):
+    return RequestType.objects.create(name="Laptop", owning_team=team)
+
+
+@pytest.mark.parametrize("options", ["|", "||||", "desk|Desk\n|Nothing", "  |  "])
+def test_an_empty_option_is_refused_naming_the_step(draft, options):
+    (problem,) = _problems(draft, _options(options))
+    assert problem.startswith("Step at position 1 (Question): ")
+    assert "has no value" in problem
+
+
+def test_a_repeated_option_is_refused(draft):
+    (problem,) = _problems(draft, _options("desk|Desk\nlaptop|Laptop\nLaptop|Laptop again"))
+    assert "Step at position 1 (Question)" in problem and "'laptop'" in problem.lower()
+    assert "more than once" in problem
+
+
+def test_good_options_pass(draft):
+    chain.validate_step_chain(draft, _steps(draft, _options("desk|Desk\n\nlaptop|Laptop\n")))
+
+
+def test_the_admin_shows_the_options_problem(admin_client, team):
+    from tests.access_requests.test_admin import add_step, chain_errors
+
+    data, prefix = add_page(admin_client, team)
+    add_step(data, prefix, **_options("||||"))
+    response = post_add(admin_client, data)
+    assert response.status_code == 200
+    assert any("has no value" in error for error in chain_errors(response))
+    assert not RequestType.objects.exists()
+
+
+# --- Conditions that can never hold are refused ---------------------------------------------
+
+
+def _when(operator: str, value: str = "", key: str = "device") -> dict:
+    return {
+        "kind": StepKind.TASK,
+        "title": "Hand it over",
+        "condition_key": key,
+        "condition_operator": operator,
+        "condition_value": value,
+    }
+
+
+def test_equals_a_value_that_is_not_an_option_is_refused(draft):
+    (problem,) = _problems(
+        draft, _options("desk|Desk\nlaptop|Laptop"), _when(ConditionOperator.EQUALS, "not-a-laptop")
+    )
+    assert problem.startswith("Step at position 2 (Task): ")
+    assert "'not-a-laptop'" in problem and "desk, laptop" in problem
+
+
+def test_not_equals_a_value_that_is_not_an_option_is_refused(draft):
+    assert _problems(
+        draft, _options("desk|Desk\nlaptop|Laptop"), _when(ConditionOperator.NOT_EQUALS, "tablet")
+    )
+
+
+def test_equals_an_option_in_another_case_holds_and_passes(draft):
+    chain.validate_step_chain(
+        draft,
+        _steps(
+            draft, _options("desk|Desk\nlaptop|Laptop"), _when(ConditionOperator.EQUALS, "LAPTOP")
+        ),
+    )
+
+
+def test_an_option_named_yes_can_be_the_condition(draft):
+    rows = (_options("yes|Yes please\nno|No thanks"), _when(ConditionOperator.EQUALS, "yes"))
+    chain.validate_step_chain(draft, _steps(draft, *rows))
+    snapshot = chain.step_snapshot(_steps(draft, *rows)[1])
+    assert chain.condition_holds(snapshot, {"device": "yes"})
+
+
+def test_equals_a_value_that_is_not_in_the_list_is_refused(draft, team):
+    buildings = ConfigListFactory(name="Buildings", key="buildings")
+    buildings.teams.add(team)
+    ConfigListItemFactory(config_list=buildings, value="hq", label="HQ")
+    question = {
+        "kind": StepKind.QUESTION,
+        "key": "building",
+        "label": "Building",
+        "question_type": QuestionType.LIST_CHOICE,
+        "config_list_id": buildings.pk,
+    }
+    (problem,) = _problems(draft, question, _when(ConditionOperator.EQUALS, "lyon", "building"))
+    assert "Step at position 2 (Task)" in problem and "'lyon'" in problem
+    chain.validate_step_chain(
+        draft, _steps(draft, question, _when(ConditionOperator.EQUALS, "hq", "building"))
+    )
+
+
+def _yes_no(key="escort", question_type=QuestionType.BOOLEAN) -> dict:
+    return {
+        "kind": StepKind.QUESTION,
+        "key": key,
+        "label": "Escort?",
+        "question_type": question_type,
+    }
+
+
+def test_a_yes_no_question_equals_only_yes_or_no(draft):
+    (problem,) = _problems(draft, _yes_no(), _when(ConditionOperator.EQUALS, "maybe", "escort"))
+    assert "Step at position 2 (Task)" in problem and "yes or no" in problem
+    chain.validate_step_chain(
+        draft, _steps(draft, _yes_no(), _when(ConditionOperator.EQUALS, "yes", "escort"))
+    )
+
+
+def test_a_number_question_equals_only_a_number(draft):
+    rows = (_yes_no("doors", QuestionType.NUMBER), _when(ConditionOperator.EQUALS, "many", "doors"))
+    (problem,) = _problems(draft, *rows)
+    assert "Step at position 2 (Task)" in problem and "number" in problem
+
+
+def test_is_yes_on_a_question_that_is_not_yes_no_is_refused(draft):
+    (problem,) = _problems(draft, _options("desk|Desk"), _when(ConditionOperator.IS_TRUE))
+    assert problem.startswith("Step at position 2 (Task): ")
+    assert "yes/no" in problem

@@ -28,18 +28,28 @@
       return form.querySelector('[data-question="' + key + '"]');
     }
 
-    function answerOf(key) {
+    function inputOf(key) {
       var wrapper = wrapperOf(key);
-      if (!wrapper || wrapper.hidden) return "";
-      var input = wrapper.querySelector("input, select, textarea");
+      if (!wrapper || wrapper.hidden) return null;
+      return wrapper.querySelector("input, select, textarea");
+    }
+
+    function answerOf(key) {
+      var input = inputOf(key);
       return input ? input.value.trim().toLowerCase() : "";
+    }
+
+    function isYesNo(key) {
+      var input = inputOf(key);
+      return !!input && input.tagName === "SELECT" && !!input.querySelector('option[value="true"]');
     }
 
     function holds(condition) {
       var answer = answerOf(condition.key);
       var expected = String(condition.value || "").trim().toLowerCase();
-      if (expected === "yes") expected = "true";
-      if (expected === "no") expected = "false";
+      // "yes" and "no" stand for a yes/no answer; an option may be called "yes" too.
+      if (isYesNo(condition.key) && expected === "yes") expected = "true";
+      if (isYesNo(condition.key) && expected === "no") expected = "false";
       switch (condition.operator) {
         case "equals": return same(answer, expected);
         case "not_equals": return !same(answer, expected);
