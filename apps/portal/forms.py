@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from apps.access_requests import chain
 from apps.access_requests.chain import FUTURE_ONLY_MESSAGE
 from apps.access_requests.models import QuestionType, StepKind
 from apps.catalog.models import ConfigListItem
@@ -87,6 +88,7 @@ class RequestForm(forms.Form):
 
     def __init__(self, snapshot_steps: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.snapshot_steps = snapshot_steps
         self.questions = question_steps(snapshot_steps)
         items = list_items_by_list(snapshot_steps)
         for step in self.questions:
@@ -145,6 +147,19 @@ class RequestForm(forms.Form):
         if kind == QuestionType.USER:
             return PersonField(max_length=254, **common)
         raise ValueError(f"Unknown question type {kind!r}")
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self._errors:
+            # Some answers did not parse, so the service will not be asked this round: judge the
+            # others by its rules now, and report every problem at once.
+            try:
+                chain.clean_answers({"steps": self.snapshot_steps}, self.raw_answers())
+            except ValidationError as error:
+                for key, messages in error.message_dict.items():
+                    if key in self.fields and key not in self._errors:
+                        self.add_error(key, messages)
+        return cleaned_data
 
     def bound_questions(self):
         """(bound field, question, condition as JSON) for the template, in order."""
