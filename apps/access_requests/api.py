@@ -45,6 +45,7 @@ from apps.access_requests.models import (
     TimelineEntry,
 )
 from apps.catalog.models import ConfigListItem
+from apps.core.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from apps.core.idempotency import idempotent
 
 # --- Errors ---------------------------------------------------------------------------------
@@ -380,6 +381,8 @@ class RequestViewSet(
       answer tells nothing about types the caller cannot see. Refused answers are a 400 naming
       each question under `answers`: `{"answers": {"building": ["..."]}}` (also for a key the
       type has no question for); any other top-level key is refused too. Nothing is written.
+      With an `Idempotency-Key` header, sending the same POST again answers the first answer
+      again instead of filing a second request (see `apps.core.idempotency`).
     - `POST /requests/{id}/cancel/` `{"reason": ""}`: the requester or an admin withdraws it
       (403 for others who can see it, 409 when it is already finished).
     - `POST /requests/{id}/comments/` `{"text": "..."}`: 201 with the new timeline entry.
@@ -440,7 +443,11 @@ class RequestViewSet(
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=RequestSubmitSerializer, responses={201: RequestDetailSerializer})
+    @extend_schema(
+        request=RequestSubmitSerializer,
+        responses={201: RequestDetailSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @idempotent
     def create(self, request: Request, *args, **kwargs) -> Response:
         envelope = RequestSubmitSerializer(data=request.data, context=self.get_serializer_context())
@@ -472,7 +479,11 @@ class RequestViewSet(
         )
         return Response(self._detail(access_request.pk))
 
-    @extend_schema(request=RequestCommentSerializer, responses={201: TimelineEntrySerializer})
+    @extend_schema(
+        request=RequestCommentSerializer,
+        responses={201: TimelineEntrySerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @action(detail=True, methods=["post"])
     @idempotent
     def comments(self, request: Request, pk: str | None = None) -> Response:

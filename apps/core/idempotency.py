@@ -26,6 +26,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +36,17 @@ from apps.core.models import IdempotencyKey
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+# For the schema of each decorated action: `@extend_schema(parameters=[OPENAPI_PARAMETER])`.
+OPENAPI_PARAMETER = OpenApiParameter(
+    HEADER,
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (a UUID) per intended creation, up to 255 characters. Sent "
+    "again with the same body, the POST answers its first answer again (with "
+    "`Idempotent-Replayed: true`) instead of creating twice; with another body, 422. Kept 24 "
+    "hours; a refused (4xx) POST keeps nothing, so it may be retried with the same key.",
+)
 
 
 def key_lifetime() -> dt.timedelta:

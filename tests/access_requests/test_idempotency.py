@@ -137,3 +137,12 @@ def test_the_same_key_on_another_endpoint_is_refused(alice, badge):
     )
     assert answer.status_code == 422
     assert not TimelineEntry.objects.filter(kind=TimelineKind.COMMENT).exists()
+
+
+def test_the_schema_documents_the_header_on_each_creating_post():
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for path in ("/api/v1/requests/", "/api/v1/requests/{id}/comments/"):
+        names = [parameter["name"] for parameter in paths[path]["post"].get("parameters", [])]
+        assert "Idempotency-Key" in names, path
