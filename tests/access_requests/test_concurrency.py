@@ -169,3 +169,28 @@ def test_two_posts_with_one_idempotency_key_at_once_create_one_request():
     assert first.json() == second.json()
     assert AccessRequest.objects.filter(requester=requester).count() == 1
     assert IdempotencyKey.objects.count() == 1
+
+
+def test_the_portal_form_posted_twice_at_once_files_one_request():
+    from django.test import Client
+
+    from tests.factories import QuestionStepFactory
+
+    requester = UserFactory(manager=UserFactory())
+    request_type = RequestTypeFactory()
+    QuestionStepFactory(request_type=request_type, key="reason")
+    ApprovalStepFactory(request_type=request_type)
+    url = f"/catalog/{request_type.pk}/request/"
+
+    def post():
+        client = Client()
+        client.force_login(requester)
+        return client.post(url, {"reason": "New office", "once-token": "one-form"})
+
+    first, second = run_together(post, post)
+
+    assert not isinstance(first, Exception), first
+    assert not isinstance(second, Exception), second
+    (created,) = AccessRequest.objects.filter(requester=requester)
+    assert first.status_code == second.status_code == 302
+    assert first.url == second.url == f"/requests/{created.pk}/"
