@@ -506,6 +506,11 @@ class ApprovalSerializer(serializers.ModelSerializer):
     step = serializers.IntegerField(source="level.step_index", read_only=True)
     quorum = serializers.IntegerField(source="level.quorum", read_only=True)
     delegated_from = UserSummarySerializer(read_only=True, allow_null=True)
+    deny_reason_required = serializers.BooleanField(
+        source="request.deny_reason_required",
+        read_only=True,
+        help_text="Whether denying needs a comment saying why.",
+    )
 
     class Meta:
         model = Approval
@@ -515,6 +520,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
             "request",
             "step",
             "quorum",
+            "deny_reason_required",
             "delegated_from",
             "escalated",
             "comment",

@@ -72,6 +72,8 @@ def test_the_api_says_a_denial_needs_a_reason(boss):
     client = APIClient()
     client.force_authenticate(boss)
 
+    listed = client.get("/api/v1/approvals/").json()["results"]
+    assert [a["deny_reason_required"] for a in listed] == [True]
     refused = client.post(f"/api/v1/approvals/{approval.pk}/deny/", {}, format="json")
     assert refused.status_code == 400
     assert "reason" in refused.json()["comment"][0]
