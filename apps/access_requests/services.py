@@ -602,8 +602,7 @@ def approval_decide(
     _touch(request)
     if not approve:
         _settle(level, LevelStatus.DENIED)
-        reason = f"denied by {actor}" + (f": {approval.comment}" if approval.comment else ".")
-        _move(request, "deny", actor=actor, reason=reason)
+        _move(request, "deny", actor=actor, reason=f"denied by {actor}.")
         return request
     approved = level.approvals.filter(status=ApprovalStatus.APPROVED).count()
     if approved >= level.quorum:

@@ -47,8 +47,8 @@ def test_the_reason_is_on_the_timeline(boss):
         approval=request.approvals.get(), actor=boss, approve=False, comment="No budget left."
     )
     request.refresh_from_db()
-    status_entry = request.timeline.filter(kind=TimelineKind.STATUS).last()
-    assert "No budget left." in status_entry.message
+    decision = request.timeline.get(kind=TimelineKind.DECISION)
+    assert decision.message == f"{boss} denied: No budget left."
     assert request.denial_reason == "No budget left."
 
 
