@@ -225,6 +225,8 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_cancel": access_request.is_open
         and (access_request.requester_id == user.pk or selectors.may_see_everything(user)),
         "comment_form": CommentForm(),
+        "once_field": ONCE_TOKEN,
+        "once_token": secrets.token_urlsafe(24),
         "nav": "requests" if access_request.requester_id == user.pk else "",
     }
     return render(request, "portal/request_detail.html", context)
@@ -255,10 +257,22 @@ def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Write a comment (at most 5000 characters).")
         return redirect("portal:request-detail", pk=access_request.pk)
+    once_token = request.POST.get(ONCE_TOKEN, "")[:64]
     try:
-        services.request_comment(
-            request=access_request, actor=request.user, text=form.cleaned_data["text"]
-        )
+        with transaction.atomic():
+            # The same comment form posted twice (a double click) adds the comment once.
+            if once_token and not idempotency.claim(
+                caller=request.user,
+                key=f"portal:comment:{access_request.pk}:{once_token}",
+                fingerprint="portal:comment",
+            ):
+                messages.info(request, "Your comment was already added.")
+                return redirect(
+                    reverse("portal:request-detail", args=[access_request.pk]) + "#timeline"
+                )
+            services.request_comment(
+                request=access_request, actor=request.user, text=form.cleaned_data["text"]
+            )
     except (PermissionDenied, ValidationError) as error:
         messages.error(request, _refusal(error))
     else:

@@ -70,3 +70,20 @@ def test_a_new_form_files_a_new_request(client, org, badge):
         token = _token(client.get(url).content.decode())
         client.post(url, {"reason": "New office", TOKEN_FIELD: token})
     assert AccessRequest.objects.count() == 2
+
+
+def test_a_comment_posted_twice_is_added_once(client, org, pending_request):
+    from apps.access_requests.models import TimelineKind
+
+    client.force_login(org.alice)
+    detail = reverse("portal:request-detail", args=[pending_request.pk])
+    token = _token(client.get(detail).content.decode())
+    url = reverse("portal:request-comment", args=[pending_request.pk])
+
+    first = client.post(url, {"text": "Which door?", TOKEN_FIELD: token})
+    second = client.post(url, {"text": "Which door?", TOKEN_FIELD: token})
+
+    assert first.status_code == second.status_code == 302
+    assert pending_request.timeline.filter(kind=TimelineKind.COMMENT).count() == 1
+    shown = " ".join(str(m) for m in client.get(detail).context["messages"])
+    assert "already added" in shown
