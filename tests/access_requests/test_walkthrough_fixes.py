@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.access_requests.models import RequestType
+from apps.access_requests import chain
+from apps.access_requests.models import ConditionOperator, QuestionType, RequestType, Step, StepKind
 from tests.access_requests.test_admin import add_page, post_add
-from tests.factories import TeamFactory
+from tests.factories import ConfigListFactory, ConfigListItemFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,10 +77,6 @@ def test_the_database_refuses_a_duplicate_name(team):
 
 
 # --- Options questions: no empty or repeated options ----------------------------------------
-
-from apps.access_requests import chain  # noqa: E402
-from apps.access_requests.models import ConditionOperator, QuestionType, Step, StepKind  # noqa: E402
-from tests.factories import ConfigListFactory, ConfigListItemFactory  # noqa: E402
 
 
 def _steps(request_type, *rows):
@@ -226,3 +223,18 @@ def test_is_yes_on_a_question_that_is_not_yes_no_is_refused(draft):
     (problem,) = _problems(draft, _options("desk|Desk"), _when(ConditionOperator.IS_TRUE))
     assert problem.startswith("Step at position 2 (Task): ")
     assert "yes/no" in problem
+
+
+def test_a_type_at_the_upper_bound_still_takes_requests(team):
+    import datetime as dt
+
+    from apps.access_requests import services
+    from tests.factories import UserFactory
+
+    request_type = RequestType.objects.create(
+        name="Long", owning_team=team, status="active", inactivity_days=3650
+    )
+    request = services.request_submit(
+        request_type=request_type, requester=UserFactory(), answers={}
+    )
+    assert request.expires_at - request.last_activity_at == dt.timedelta(days=3650)
