@@ -229,12 +229,12 @@ def test_a_type_at_the_upper_bound_still_takes_requests(team):
     import datetime as dt
 
     from apps.access_requests import services
-    from tests.factories import UserFactory
+    from tests.factories import ApprovalStepFactory, UserFactory
 
     request_type = RequestType.objects.create(
         name="Long", owning_team=team, status="active", inactivity_days=3650
     )
-    request = services.request_submit(
-        request_type=request_type, requester=UserFactory(), answers={}
-    )
+    ApprovalStepFactory(request_type=request_type)  # so that the request stays open
+    requester = UserFactory(manager=UserFactory())
+    request = services.request_submit(request_type=request_type, requester=requester, answers={})
     assert request.expires_at - request.last_activity_at == dt.timedelta(days=3650)
