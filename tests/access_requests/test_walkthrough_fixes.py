@@ -238,3 +238,19 @@ def test_a_type_at_the_upper_bound_still_takes_requests(team):
     requester = UserFactory(manager=UserFactory())
     request = services.request_submit(request_type=request_type, requester=requester, answers={})
     assert request.expires_at - request.last_activity_at == dt.timedelta(days=3650)
+
+
+def test_the_admin_refuses_conditions_that_never_hold(admin_client, team):
+    from tests.access_requests.test_admin import add_step, chain_errors
+
+    data, prefix = add_page(admin_client, team)
+    add_step(data, prefix, **_options("desk|Desk\nlaptop|Laptop"))
+    add_step(data, prefix, **_when(ConditionOperator.EQUALS, "not-a-laptop"))
+    add_step(data, prefix, **_when(ConditionOperator.IS_TRUE))
+    response = post_add(admin_client, data)
+
+    assert response.status_code == 200
+    errors = chain_errors(response)
+    assert any(e.startswith("Step at position 2 (Task)") and "never" in e for e in errors)
+    assert any(e.startswith("Step at position 3 (Task)") and "yes/no" in e for e in errors)
+    assert not RequestType.objects.exists()
