@@ -141,3 +141,14 @@ class TaskStepFactory(StepFactory):
 
     kind = "task"
     title = factory.Sequence(lambda n: f"Task {n}")
+
+
+def free_type_name(name: str) -> str:
+    """`name`, or `name (2)`, `(3)`...: request type names are unique whatever the case."""
+    from apps.access_requests.models import RequestType
+
+    candidate, number = name, 1
+    while RequestType.objects.filter(name__iexact=candidate).exists():
+        number += 1
+        candidate = f"{name} ({number})"
+    return candidate

@@ -115,7 +115,7 @@ API = [
     ("GET",    "/api/v1/approvals/", None,                          (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET",    "/api/v1/approvals/{approval}/", None,               (401, 404, 200, 404, 404, 404, 404, 404, 404)),
     ("POST",   "/api/v1/approvals/{approval}/approve/", {},         (401, 404, 200, 404, 404, 404, 404, 404, 404)),
-    ("POST",   "/api/v1/approvals/{approval}/deny/", {},            (401, 404, 200, 404, 404, 404, 404, 404, 404)),
+    ("POST",   "/api/v1/approvals/{approval}/deny/", {"comment": "No"}, (401, 404, 200, 404, 404, 404, 404, 404, 404)),
     ("PUT",    "/api/v1/approvals/{approval}/", {},                 (401, 405, 405, 405, 405, 405, 405, 405, 405)),
     # --- tasks: {task} is assigned to the member's colleague, {free_task} to nobody
     ("GET",    "/api/v1/tasks/", None,                              (401, 200, 200, 200, 200, 200, 200, 200, 200)),

@@ -78,6 +78,7 @@ class RequestTypeAdminForm(forms.ModelForm):
             "audience_teams",
             *RESOURCE_FIELDS,
             "inactivity_days",
+            "deny_reason_required",
         )
 
     def clean(self):
@@ -277,7 +278,7 @@ class StepInline(admin.StackedInline):
                 "key",
                 "label",
                 "help_text",
-                ("question_type", "required"),
+                ("question_type", "required", "future_only"),
                 "config_list",
                 "options",
             ),
@@ -367,7 +368,7 @@ class RequestTypeAdmin(admin.ModelAdmin):
                 "item. Granting access needs a group or an application.",
             },
         ),
-        ("Expiry", {"fields": ("inactivity_days",)}),
+        ("Decisions and expiry", {"fields": ("deny_reason_required", "inactivity_days")}),
         ("Version", {"fields": ("version", "created_at", "updated_at")}),
     )
 

@@ -48,6 +48,8 @@ from apps.access_requests.models import (
     TimelineEntry,
 )
 from apps.catalog.models import ConfigListItem
+from apps.core.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
+from apps.core.idempotency import idempotent
 
 # --- Errors ---------------------------------------------------------------------------------
 
@@ -108,6 +110,9 @@ class QuestionSerializer(serializers.Serializer):
     help_text = serializers.CharField(read_only=True)
     type = serializers.ChoiceField(choices=QuestionType.choices, read_only=True)
     required = serializers.BooleanField(read_only=True)
+    future_only = serializers.BooleanField(
+        read_only=True, help_text="A date question that refuses dates in the past."
+    )
     condition = ConditionSerializer(read_only=True, allow_null=True)
     choices = ChoiceSerializer(many=True, read_only=True, allow_null=True)
 
@@ -174,6 +179,7 @@ class RequestTypeSerializer(serializers.ModelSerializer):
                     "help_text": step["help_text"],
                     "type": step["question_type"],
                     "required": step["required"],
+                    "future_only": step.get("future_only", False),
                     "condition": step["condition"],
                     "choices": choices,
                 }
@@ -378,6 +384,8 @@ class RequestViewSet(
       answer tells nothing about types the caller cannot see. Refused answers are a 400 naming
       each question under `answers`: `{"answers": {"building": ["..."]}}` (also for a key the
       type has no question for); any other top-level key is refused too. Nothing is written.
+      With an `Idempotency-Key` header, sending the same POST again answers the first answer
+      again instead of filing a second request (see `apps.core.idempotency`).
     - `POST /requests/{id}/cancel/` `{"reason": ""}`: the requester or an admin withdraws it
       (403 for others who can see it, 409 when it is already finished).
     - `POST /requests/{id}/comments/` `{"text": "..."}`: 201 with the new timeline entry (403
@@ -439,7 +447,12 @@ class RequestViewSet(
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=RequestSubmitSerializer, responses={201: RequestDetailSerializer})
+    @extend_schema(
+        request=RequestSubmitSerializer,
+        responses={201: RequestDetailSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
     def create(self, request: Request, *args, **kwargs) -> Response:
         envelope = RequestSubmitSerializer(data=request.data, context=self.get_serializer_context())
         envelope.is_valid(raise_exception=True)
@@ -470,8 +483,13 @@ class RequestViewSet(
         )
         return Response(self._detail(access_request.pk))
 
-    @extend_schema(request=RequestCommentSerializer, responses={201: TimelineEntrySerializer})
+    @extend_schema(
+        request=RequestCommentSerializer,
+        responses={201: TimelineEntrySerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @action(detail=True, methods=["post"])
+    @idempotent
     def comments(self, request: Request, pk: str | None = None) -> Response:
         access_request = self.get_object()
         body = RequestCommentSerializer(data=request.data)
@@ -492,6 +510,11 @@ class ApprovalSerializer(serializers.ModelSerializer):
     step = serializers.IntegerField(source="level.step_index", read_only=True)
     quorum = serializers.IntegerField(source="level.quorum", read_only=True)
     delegated_from = UserSummarySerializer(read_only=True, allow_null=True)
+    deny_reason_required = serializers.BooleanField(
+        source="request.deny_reason_required",
+        read_only=True,
+        help_text="Whether denying needs a comment saying why.",
+    )
 
     class Meta:
         model = Approval
@@ -501,6 +524,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
             "request",
             "step",
             "quorum",
+            "deny_reason_required",
             "delegated_from",
             "escalated",
             "comment",
@@ -521,7 +545,8 @@ class ApprovalFilterSerializer(serializers.Serializer):
 
 
 class ApprovalDecisionSerializer(serializers.Serializer):
-    """An optional comment that goes with the decision."""
+    """The comment that goes with the decision: optional to approve; to deny, the reason the
+    requester reads (required unless the request type lets approvers deny without one)."""
 
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
@@ -532,7 +557,8 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
     - `GET /approvals/?status=pending` (default; or approved, denied, superseded, all).
     - `POST /approvals/{id}/approve/` and `/deny/` `{"comment": ""}`: 200 with the approval.
       403 on an approval of the caller's own request; 409 when the approval or its request is
-      already settled (deciding twice, or after another approver settled the level).
+      already settled (deciding twice, or after another approver settled the level); 400 on
+      `comment` when a denial gives no reason and the request type requires one (the default).
     """
 
     serializer_class = ApprovalSerializer

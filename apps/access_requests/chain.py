@@ -33,6 +33,7 @@ from apps.flows.models import Flow, FlowKind
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEXT_LIMITS = {QuestionType.TEXT: 500, QuestionType.LONG_TEXT: 10_000}
 DATE_QUESTION_TYPES = {QuestionType.DATE, QuestionType.DATETIME}
+FUTURE_ONLY_MESSAGE = "Choose a date in the future."
 
 STEP_FIELDS = {
     StepKind.QUESTION: (
@@ -41,6 +42,7 @@ STEP_FIELDS = {
         "help_text",
         "question_type",
         "required",
+        "future_only",
         "config_list_id",
         "options",
     ),
@@ -143,7 +145,42 @@ def _condition_problems(step: Step, earlier: Mapping[str, Step]) -> list[str]:
     )
     if boolean_operator and question.question_type != QuestionType.BOOLEAN:
         return [f"'is yes / is no' needs a yes/no question; {question.key!r} is not one."]
+    if needs_value:
+        return _comparison_problems(step, question)
     return []
+
+
+def _comparison_problems(step: Step, question: Step) -> list[str]:
+    """An equals / does-not-equal condition must compare with an answer the question can give."""
+    value, key = step.condition_value, question.key
+    if question.question_type == QuestionType.NUMBER:
+        try:
+            number = coerce_attribute_value("number", value)
+        except ValidationError:
+            return [f"{key!r} is a number question, and {value!r} is not a number."]
+        if str(number) != value.strip():
+            return [f"{key!r} is a number question: write the value as {number}."]
+        return []
+    if question.question_type == QuestionType.BOOLEAN:
+        possible, what = [True, False], "a yes/no question is yes or no"
+    elif question.question_type == QuestionType.OPTIONS:
+        values = [option["value"] for option in parse_options(question.options) if option["value"]]
+        possible, what = values, f"its options are {', '.join(values)}"
+    elif question.question_type == QuestionType.LIST_CHOICE and question.config_list_id:
+        from apps.catalog.models import ConfigListItem
+
+        values = list(
+            ConfigListItem.objects.filter(config_list_id=question.config_list_id)
+            .order_by("position", "value")
+            .values_list("value", flat=True)
+        )
+        possible, what = values, f"its list holds {', '.join(values) or 'no item yet'}"
+    else:
+        return []  # free answers (text, dates, people): any value may come
+    wanted = {"key": key, "operator": ConditionOperator.EQUALS, "value": value}
+    if any(condition_holds({"condition": wanted}, {key: answer}) for answer in possible):
+        return []
+    return [f"the condition compares {key!r} with {value!r}, which it can never be: {what}."]
 
 
 def _question_problems(request_type, step: Step, earlier: Mapping[str, Step]) -> list[str]:
@@ -161,7 +198,32 @@ def _question_problems(request_type, step: Step, earlier: Mapping[str, Step]) ->
             problems.append("a choice from a configuration list needs the list.")
         elif request_type.owning_team_id and not _list_usable_by(step.config_list_id, request_type):
             problems.append("the owning team may not use this configuration list.")
-    if step.question_type == QuestionType.OPTIONS and not parse_options(step.options):
+    if step.future_only and step.question_type not in DATE_QUESTION_TYPES:
+        problems.append("'future only' is for date and date-and-time questions.")
+    if step.question_type == QuestionType.OPTIONS:
+        problems += _options_problems(step.options)
+    return problems
+
+
+def _options_problems(text: str) -> list[str]:
+    """Each option needs a value, and no two values may read the same (conditions ignore case)."""
+    problems, seen, usable = [], set(), 0
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        written = line.strip()
+        if not written:
+            continue
+        value = written.partition("|")[0].strip()
+        if not value:
+            problems.append(
+                f"the option on line {number} ({written!r}) has no value: write value|label, "
+                "or just the label."
+            )
+        elif value.lower() in seen:
+            problems.append(f"the option value {value!r} is given more than once.")
+        else:
+            seen.add(value.lower())
+            usable += 1
+    if not usable and not problems:
         problems.append("a choice from options needs at least one option.")
     return problems
 
@@ -363,6 +425,7 @@ def snapshot(request_type: RequestType, steps: Iterable[Step]) -> dict[str, Any]
         "version": request_type.version,
         "owning_team_id": request_type.owning_team_id,
         "inactivity_days": request_type.inactivity_days,
+        "deny_reason_required": request_type.deny_reason_required,
         "resource": resource,
         "steps": [
             step_snapshot(step) for step in sorted(steps, key=lambda s: (s.position, s.pk or 0))
@@ -421,7 +484,8 @@ def condition_holds(step: Mapping[str, Any], answers: Mapping[str, Any]) -> bool
     value = answers.get(condition["key"])
     operator = condition["operator"]
     expected = (condition.get("value") or "").strip().lower()
-    if expected in ("yes", "no"):
+    if isinstance(value, bool) and expected in ("yes", "no"):
+        # "yes" and "no" stand for a yes/no answer; an option may be called "yes" too.
         expected = "true" if expected == "yes" else "false"
     if operator == ConditionOperator.EQUALS:
         return _as_text(value).lower() == expected
@@ -475,6 +539,8 @@ def clean_answers(snapshot_data: Mapping[str, Any], raw: Mapping[str, Any]) -> d
             answers[key] = coerce_answer(step, value)
             if key in end_date_keys:
                 _check_in_future(step, answers[key])
+            elif step.get("future_only"):
+                _check_in_future(step, answers[key], message=FUTURE_ONLY_MESSAGE)
         except ValidationError as error:
             errors[key] = error.messages
     if errors:
@@ -538,9 +604,11 @@ def _coerce_date(value: Any) -> dt.date:
     return parsed
 
 
-def _check_in_future(step: Mapping[str, Any], stored: str) -> None:
+def _check_in_future(
+    step: Mapping[str, Any], stored: str, *, message: str = "The end date must be in the future."
+) -> None:
     if end_of_answer(step["question_type"], stored) <= timezone.now():
-        raise ValidationError("The end date must be in the future.")
+        raise ValidationError(message)
 
 
 def end_of_answer(question_type: str, stored: str) -> dt.datetime:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.core.statemachine import Lifecycle
+from apps.core.validation import ConstraintErrorsOnFields
 
 USER = settings.AUTH_USER_MODEL
 
@@ -32,10 +35,16 @@ class Audience(models.TextChoices):
     RESTRICTED = "restricted", "Members of the chosen groups or teams"
 
 
-class RequestType(models.Model):
+# A request open for longer than ten years is a mistake; 0 would expire everything at once.
+MIN_INACTIVITY_DAYS, MAX_INACTIVITY_DAYS = 1, 3650
+
+
+class RequestType(ConstraintErrorsOnFields, models.Model):
     """Something people can ask for ("Badge access to a building"), and how it is handled."""
 
-    name = models.CharField(max_length=150)
+    constraint_fields = {"request_type_name_ci_unique": "name"}
+
+    name = models.CharField(max_length=150, help_text="Unique, whatever the case.")
     description = models.TextField(blank=True)
     owning_team = models.ForeignKey(
         "teams.Team",
@@ -78,7 +87,19 @@ class RequestType(models.Model):
         help_text="An item of a configuration list this request is about (at most one resource).",
     )
     inactivity_days = models.PositiveIntegerField(
-        default=60, help_text="A request with no activity for this many days expires."
+        default=60,
+        validators=[
+            MinValueValidator(MIN_INACTIVITY_DAYS),
+            MaxValueValidator(MAX_INACTIVITY_DAYS),
+        ],
+        help_text=f"A request with no activity for this many days expires "
+        f"({MIN_INACTIVITY_DAYS} to {MAX_INACTIVITY_DAYS}).",
+    )
+    deny_reason_required = models.BooleanField(
+        "a denial needs a reason",
+        default=True,
+        help_text="Approvers must say why they deny; the requester reads it on the timeline "
+        "and in the denial e-mail.",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -87,13 +108,25 @@ class RequestType(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="request_type_name_ci_unique",
+                violation_error_message="A request type with that name already exists.",
+            ),
             models.CheckConstraint(
                 condition=~Q(resource_group__isnull=False, resource_application__isnull=False)
                 & ~Q(resource_group__isnull=False, resource_item__isnull=False)
                 & ~Q(resource_application__isnull=False, resource_item__isnull=False),
                 name="request_type_at_most_one_resource",
                 violation_error_message="Choose at most one resource.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(inactivity_days__gte=MIN_INACTIVITY_DAYS)
+                & Q(inactivity_days__lte=MAX_INACTIVITY_DAYS),
+                name="request_type_inactivity_days_range",
+                violation_error_message=f"Inactivity days go from {MIN_INACTIVITY_DAYS} to "
+                f"{MAX_INACTIVITY_DAYS}.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -200,6 +233,12 @@ class Step(models.Model):
     help_text = models.CharField(max_length=500, blank=True)
     question_type = models.CharField(max_length=16, choices=QuestionType.choices, blank=True)
     required = models.BooleanField(default=True)
+    future_only = models.BooleanField(
+        "future only",
+        default=False,
+        help_text="Date question: refuse a date in the past (a date: today or later; a date and "
+        "time: after now).",
+    )
     config_list = models.ForeignKey(
         "catalog.ConfigList", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -383,6 +422,24 @@ class AccessRequest(models.Model):
     @property
     def steps(self) -> list[dict]:
         return self.snapshot["steps"]
+
+    @property
+    def deny_reason_required(self) -> bool:
+        """Whether an approver must say why they deny (older snapshots: yes)."""
+        return self.snapshot.get("deny_reason_required", True)
+
+    @property
+    def denial_reason(self) -> str:
+        """What the approver who denied this request said (empty when not denied by someone)."""
+        if self.status != RequestStatus.DENIED:
+            return ""
+        comment = (
+            self.approvals.filter(status=ApprovalStatus.DENIED)
+            .order_by("-decided_at", "-id")
+            .values_list("comment", flat=True)
+            .first()
+        )
+        return comment or ""
 
 
 class LevelStatus(models.TextChoices):

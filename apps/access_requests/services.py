@@ -577,6 +577,10 @@ def approval_decide(
         raise StateConflict("This approval is already settled.")
     if request.status != RequestStatus.PENDING:
         raise StateConflict(f"The request is {request.get_status_display().lower()}.")
+    if not approve and request.deny_reason_required and not comment.strip():
+        raise ValidationError(
+            {"comment": "Give a reason to deny: the requester reads it on the timeline."}
+        )
 
     now = timezone.now()
     approval.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED

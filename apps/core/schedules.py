@@ -20,6 +20,11 @@ class Recurring:
 
 RECURRING = [
     Recurring("directory: remove expired grants", "apps.directory.tasks.sweep_expired_grants", 1),
+    Recurring(
+        "core: forget expired idempotency keys",
+        "apps.core.tasks.purge_expired_idempotency_keys",
+        60,
+    ),
 ]
 
 

@@ -14,6 +14,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from apps.access_requests import chain
+from apps.access_requests.chain import FUTURE_ONLY_MESSAGE
 from apps.access_requests.models import QuestionType, StepKind
 from apps.catalog.models import ConfigListItem
 from apps.directory.models import UserStatus
@@ -21,6 +23,16 @@ from apps.directory.selectors import find_user
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No")]
+
+
+def _not_before_today(value) -> None:
+    if value is not None and value < timezone.localdate():
+        raise ValidationError(FUTURE_ONLY_MESSAGE)
+
+
+def _after_now(value) -> None:
+    if value is not None and value <= timezone.now():
+        raise ValidationError(FUTURE_ONLY_MESSAGE)
 
 
 def _to_bool(value: str) -> bool | None:
@@ -76,6 +88,7 @@ class RequestForm(forms.Form):
 
     def __init__(self, snapshot_steps: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.snapshot_steps = snapshot_steps
         self.questions = question_steps(snapshot_steps)
         items = list_items_by_list(snapshot_steps)
         for step in self.questions:
@@ -103,11 +116,20 @@ class RequestForm(forms.Form):
             )
         if kind == QuestionType.NUMBER:
             return forms.DecimalField(**common)
+        future_only = bool(step.get("future_only"))
         if kind == QuestionType.DATE:
-            return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+            attrs = {"type": "date"}
+            if future_only:
+                attrs["min"] = timezone.localdate().isoformat()
+                common["validators"] = [_not_before_today]
+            return forms.DateField(widget=forms.DateInput(attrs=attrs), **common)
         if kind == QuestionType.DATETIME:
+            attrs = {"type": "datetime-local"}
+            if future_only:
+                attrs["min"] = timezone.localtime().strftime(DATETIME_LOCAL)
+                common["validators"] = [_after_now]
             return forms.DateTimeField(
-                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+                widget=forms.DateTimeInput(attrs=attrs, format=DATETIME_LOCAL),
                 input_formats=[DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
                 **common,
             )
@@ -125,6 +147,19 @@ class RequestForm(forms.Form):
         if kind == QuestionType.USER:
             return PersonField(max_length=254, **common)
         raise ValueError(f"Unknown question type {kind!r}")
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self._errors:
+            # Some answers did not parse, so the service will not be asked this round: judge the
+            # others by its rules now, and report every problem at once.
+            try:
+                chain.clean_answers({"steps": self.snapshot_steps}, self.raw_answers())
+            except ValidationError as error:
+                for key, messages in error.message_dict.items():
+                    if key in self.fields and key not in self._errors:
+                        self.add_error(key, messages)
+        return cleaned_data
 
     def bound_questions(self):
         """(bound field, question, condition as JSON) for the template, in order."""

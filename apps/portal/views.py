@@ -6,11 +6,15 @@ A request the viewer may not see does not exist for them (404); a refused action
 
 from __future__ import annotations
 
+import json
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,6 +33,7 @@ from apps.access_requests.models import (
     Task,
     TaskStatus,
 )
+from apps.core import idempotency
 from apps.core.statemachine import IllegalTransition
 from apps.portal.forms import (
     CancelForm,
@@ -42,6 +47,7 @@ from apps.portal.forms import (
 from apps.portal.presenters import answers_for_display, answers_for_many
 
 PAGE_SIZE = 25
+ONCE_TOKEN = "once-token"  # not a question key: those never hold a dash
 
 
 def _page(request: HttpRequest, queryset, size: int = PAGE_SIZE):
@@ -107,23 +113,57 @@ def request_new(request: HttpRequest, type_id: int) -> HttpResponse:
         request_type, request_type.steps.select_related("flow__current_version")
     )["steps"]
     form = RequestForm(steps, request.POST if request.method == "POST" else None)
+    # One token per rendered form, consumed with the request it files: posting the same form
+    # twice (a double click, a reload) files one request and shows it.
+    once_token = request.POST.get(ONCE_TOKEN, "")[:64] if request.method == "POST" else ""
     if request.method == "POST" and form.is_valid():
+        once_key = f"portal:request-new:{request_type.pk}:{once_token}"
+        claimed = None
         try:
-            created = services.request_submit(
-                request_type=request_type, requester=request.user, answers=form.raw_answers()
-            )
+            with transaction.atomic():
+                if once_token:
+                    claimed = idempotency.claim(
+                        caller=request.user, key=once_key, fingerprint="portal:request-new"
+                    )
+                    if claimed is None:
+                        return _already_submitted(request, once_key)
+                created = services.request_submit(
+                    request_type=request_type, requester=request.user, answers=form.raw_answers()
+                )
+                detail = reverse("portal:request-detail", args=[created.pk])
+                if claimed is not None:
+                    idempotency.remember(
+                        claimed, status_code=302, body={"request": created.pk}, location=detail
+                    )
         except PermissionDenied:
             raise Http404("No such request type.") from None
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(request, f"Your request #{created.pk} was submitted.")
-            return redirect("portal:request-detail", pk=created.pk)
+            return redirect(detail)
     return render(
         request,
         "portal/request_form.html",
-        {"request_type": request_type, "form": form, "nav": "catalog"},
+        {
+            "request_type": request_type,
+            "form": form,
+            "once_field": ONCE_TOKEN,
+            "once_token": once_token or secrets.token_urlsafe(24),
+            "nav": "catalog",
+        },
     )
+
+
+def _already_submitted(request: HttpRequest, once_key: str) -> HttpResponse:
+    """The form was posted again: show the request its first post filed."""
+    earlier = idempotency.recall(caller=request.user, key=once_key)
+    if earlier is None:  # the first post failed meanwhile and kept nothing
+        messages.error(request, "This form was being submitted already: check your requests.")
+        return redirect("portal:my-requests")
+    request_id = json.loads(earlier.response_body)["request"]
+    messages.info(request, f"This form was already submitted: request #{request_id}.")
+    return redirect(earlier.response_location)
 
 
 # --- My requests and one request ------------------------------------------------------------
@@ -180,6 +220,8 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "my_approval": my_approval,
         "can_cancel": access_request.is_open and selectors.may_cancel_request(user, access_request),
         "comment_form": CommentForm() if selectors.may_comment(user, access_request) else None,
+        "once_field": ONCE_TOKEN,
+        "once_token": secrets.token_urlsafe(24),
         "nav": "requests" if access_request.requester_id == user.pk else "",
     }
     return render(request, "portal/request_detail.html", context)
@@ -210,10 +252,22 @@ def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Write a comment (at most 5000 characters).")
         return redirect("portal:request-detail", pk=access_request.pk)
+    once_token = request.POST.get(ONCE_TOKEN, "")[:64]
     try:
-        services.request_comment(
-            request=access_request, actor=request.user, text=form.cleaned_data["text"]
-        )
+        with transaction.atomic():
+            # The same comment form posted twice (a double click) adds the comment once.
+            if once_token and not idempotency.claim(
+                caller=request.user,
+                key=f"portal:comment:{access_request.pk}:{once_token}",
+                fingerprint="portal:comment",
+            ):
+                messages.info(request, "Your comment was already added.")
+                return redirect(
+                    reverse("portal:request-detail", args=[access_request.pk]) + "#timeline"
+                )
+            services.request_comment(
+                request=access_request, actor=request.user, text=form.cleaned_data["text"]
+            )
     except (PermissionDenied, ValidationError) as error:
         messages.error(request, _refusal(error))
     else:

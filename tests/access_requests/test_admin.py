@@ -29,6 +29,7 @@ from tests.factories import (
     GroupFactory,
     TeamFactory,
     UserFactory,
+    free_type_name,
 )
 
 pytestmark = pytest.mark.django_db
@@ -174,7 +175,7 @@ def question(**values):
 def make_type(team, *, status=RequestTypeStatus.ACTIVE, **values) -> RequestType:
     """A type asking "Why?", then giving its owning team a task."""
     request_type = RequestType.objects.create(
-        name="Badge access", owning_team=team, status=status, **values
+        name=free_type_name("Badge access"), owning_team=team, status=status, **values
     )
     Step.objects.create(
         request_type=request_type,

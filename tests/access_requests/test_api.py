@@ -520,14 +520,15 @@ def test_deciding_a_settled_approval_is_a_409(world):
     request = submit(world)
     approval = request.approvals.get()
     boss = client_for(world.boss)
-    assert boss.post(f"/api/v1/approvals/{approval.pk}/deny/").status_code == 200
+    denied = boss.post(f"/api/v1/approvals/{approval.pk}/deny/", {"comment": "No badge."})
+    assert denied.status_code == 200
     for verb in ("approve", "deny"):
         again = boss.post(f"/api/v1/approvals/{approval.pk}/{verb}/", {"comment": "oops"})
         assert again.status_code == 409
         assert again.json() == {"detail": "This approval is already settled."}
     approval.refresh_from_db()
     request.refresh_from_db()
-    assert approval.status == ApprovalStatus.DENIED and approval.comment == ""
+    assert approval.status == ApprovalStatus.DENIED and approval.comment == "No badge."
     assert request.status == RequestStatus.DENIED
 
 

@@ -85,7 +85,9 @@ def team_request(*, members: int, quorum: int):
 
 
 def decision(approval, person, *, approve=True):
-    return lambda: services.approval_decide(approval=approval, actor=person, approve=approve)
+    return lambda: services.approval_decide(
+        approval=approval, actor=person, approve=approve, comment="" if approve else "No."
+    )
 
 
 def test_two_approvers_deciding_at_once_on_a_quorum_of_one_decide_once():
@@ -136,3 +138,59 @@ def test_two_approvals_at_once_on_a_quorum_of_two_both_count_and_settle_the_leve
     assert request.approvals.get(approver=cat).status == ApprovalStatus.SUPERSEDED
     assert request.timeline.filter(kind="level_settled").count() == 1
     assert AccessRequest.objects.get(pk=request.pk).status == RequestStatus.CLOSED
+
+
+def test_two_posts_with_one_idempotency_key_at_once_create_one_request():
+    from rest_framework.test import APIClient
+
+    from apps.core.models import IdempotencyKey
+    from tests.factories import QuestionStepFactory
+
+    requester = UserFactory(manager=UserFactory())
+    request_type = RequestTypeFactory()
+    QuestionStepFactory(request_type=request_type, key="reason")
+    ApprovalStepFactory(request_type=request_type)
+
+    def submit():
+        client = APIClient()
+        client.force_authenticate(requester)
+        return client.post(
+            "/api/v1/requests/",
+            {"request_type": request_type.pk, "answers": {"reason": "New office"}},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="double-click",
+        )
+
+    first, second = run_together(submit, submit)
+
+    assert not isinstance(first, Exception), first
+    assert not isinstance(second, Exception), second
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json() == second.json()
+    assert AccessRequest.objects.filter(requester=requester).count() == 1
+    assert IdempotencyKey.objects.count() == 1
+
+
+def test_the_portal_form_posted_twice_at_once_files_one_request():
+    from django.test import Client
+
+    from tests.factories import QuestionStepFactory
+
+    requester = UserFactory(manager=UserFactory())
+    request_type = RequestTypeFactory()
+    QuestionStepFactory(request_type=request_type, key="reason")
+    ApprovalStepFactory(request_type=request_type)
+    url = f"/catalog/{request_type.pk}/request/"
+
+    def post():
+        client = Client()
+        client.force_login(requester)
+        return client.post(url, {"reason": "New office", "once-token": "one-form"})
+
+    first, second = run_together(post, post)
+
+    assert not isinstance(first, Exception), first
+    assert not isinstance(second, Exception), second
+    (created,) = AccessRequest.objects.filter(requester=requester)
+    assert first.status_code == second.status_code == 302
+    assert first.url == second.url == f"/requests/{created.pk}/"

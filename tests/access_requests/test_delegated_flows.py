@@ -28,6 +28,7 @@ from tests.factories import (
     TeamFactory,
     TeamMembershipFactory,
     UserFactory,
+    free_type_name,
 )
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +78,7 @@ def people(db):
 
 def badge_type(team, flow, mapping, *, questions=()):
     """A type: the given questions (key, type), the manager's approval, the flow, a task."""
-    request_type = RequestTypeFactory(owning_team=team, name="Badge access")
+    request_type = RequestTypeFactory(owning_team=team, name=free_type_name("Badge access"))
     for key, question_type in questions:
         QuestionStepFactory(request_type=request_type, key=key, question_type=question_type)
     ApprovalStepFactory(request_type=request_type)

@@ -117,7 +117,9 @@ def test_cancelling_a_denied_request_is_illegal_and_changes_nothing(alice, boss)
     request = services.request_submit(
         request_type=manager_approved_type(), requester=alice, answers={}
     )
-    services.approval_decide(approval=request.approvals.get(), actor=boss, approve=False)
+    services.approval_decide(
+        approval=request.approvals.get(), actor=boss, approve=False, comment="Not now."
+    )
     entries, mark = TimelineEntry.objects.count(), last_event_id()
 
     with pytest.raises(IllegalTransition):
@@ -269,7 +271,9 @@ def test_a_denial_writes_the_decision_and_the_denied_status(alice, boss):
     )
     mark = last_event_id()
 
-    services.approval_decide(approval=request.approvals.get(), actor=boss, approve=False)
+    services.approval_decide(
+        approval=request.approvals.get(), actor=boss, approve=False, comment="Not now."
+    )
 
     assert timeline(request)[-2:] == ["decision", "status"]
     assert events_since(mark) == ["access_request.approval.decided", "access_request.denied"]

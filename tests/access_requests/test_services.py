@@ -43,7 +43,10 @@ def approval_of(request, person):
 
 def decide(request, person, *, approve=True):
     return services.approval_decide(
-        approval=approval_of(request, person), actor=person, approve=approve
+        approval=approval_of(request, person),
+        actor=person,
+        approve=approve,
+        comment="" if approve else "Not this time.",
     )
 
 

@@ -15,6 +15,11 @@ pytestmark = pytest.mark.django_db
 # name: (function, minutes between runs). Written out here, not read from the code under test.
 EXPECTED = {
     "directory: remove expired grants": ("apps.directory.tasks.sweep_expired_grants", 1),
+    "core: forget expired idempotency keys": (
+        "apps.core.tasks.purge_expired_idempotency_keys",
+        60,
+    ),
+    "flows: take up runs whose worker was lost": ("apps.flows.tasks.take_up_lost_runs", 1),
     "access requests: approval timeouts": ("apps.access_requests.tasks.approval_timeouts", 5),
     "access requests: inactivity expiry": (
         "apps.access_requests.tasks.expire_inactive_requests",

@@ -19,7 +19,7 @@ from apps.access_requests.models import (
 )
 from apps.directory.models import User
 from apps.teams.models import AssignmentStrategy, Team, TeamMembership
-from tests.factories import UserFactory
+from tests.factories import UserFactory, free_type_name
 
 
 def question(key: str, question_type: str = QuestionType.TEXT, **fields: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def make_type(
 ) -> RequestType:
     """An active request type of `team` with `steps`, in order."""
     fields.setdefault("status", RequestTypeStatus.ACTIVE)
-    request_type = RequestType.objects.create(name=name, owning_team=team, **fields)
+    request_type = RequestType.objects.create(name=free_type_name(name), owning_team=team, **fields)
     for position, step in enumerate(steps, start=1):
         Step.objects.create(request_type=request_type, position=position, **step)
     return request_type

@@ -89,11 +89,12 @@ def test_denial_reaches_the_requester(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             reverse("portal:approval-decide", args=[created.approvals.get().pk]),
-            {"decision": "deny"},
+            {"decision": "deny", "comment": "Not for visitors."},
         )
     denial = only(smtp_server.to(org.alice.email))
     assert denial["Subject"] == f"Request #{created.pk} denied: {created.subject}"
     assert "Your request was denied." in body_parts(denial)["text/plain"]
+    assert "Reason: Not for visitors." in body_parts(denial)["text/plain"]
     assert not smtp_server.to(org.carol.email)
 
 

@@ -98,7 +98,7 @@ def test_decided_approvals(client, org, rich_type):
         for _ in range(n):
             created = org.submit(rich_type, building="hq", buddy=org.dave.pk)
             services.approval_decide(
-                approval=created.approvals.get(), actor=org.boss, approve=False
+                approval=created.approvals.get(), actor=org.boss, approve=False, comment="No."
             )
 
     client.force_login(org.boss)

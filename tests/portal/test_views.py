@@ -433,7 +433,10 @@ def test_approving_from_the_inbox_moves_the_request_on(client, org, pending_requ
 def test_denying_denies_the_request(client, org, pending_request):
     approval = pending_request.approvals.get()
     client.force_login(org.boss)
-    client.post(reverse("portal:approval-decide", args=[approval.pk]), {"decision": "deny"})
+    client.post(
+        reverse("portal:approval-decide", args=[approval.pk]),
+        {"decision": "deny", "comment": "Not needed."},
+    )
     pending_request.refresh_from_db()
     assert pending_request.status == RequestStatus.DENIED
 

@@ -379,6 +379,7 @@ class Command(BaseCommand):
                     "key": "end_date",
                     "label": "Access needed until",
                     "question_type": QuestionType.DATE,
+                    "future_only": True,
                 },
                 {
                     "kind": StepKind.APPROVAL,

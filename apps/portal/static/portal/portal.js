@@ -5,6 +5,8 @@
  * Hidden questions are disabled, so they are neither checked by the browser nor sent;
  * the server decides again with the same rules (chain.clean_answers).
  * Forms with data-confirm="question" ask before they are sent.
+ * Decision forms with data-deny-reason-required ask for a comment before a denial is sent
+ * (the server refuses a denial without one too).
  */
 (function () {
   "use strict";
@@ -26,18 +28,28 @@
       return form.querySelector('[data-question="' + key + '"]');
     }
 
-    function answerOf(key) {
+    function inputOf(key) {
       var wrapper = wrapperOf(key);
-      if (!wrapper || wrapper.hidden) return "";
-      var input = wrapper.querySelector("input, select, textarea");
+      if (!wrapper || wrapper.hidden) return null;
+      return wrapper.querySelector("input, select, textarea");
+    }
+
+    function answerOf(key) {
+      var input = inputOf(key);
       return input ? input.value.trim().toLowerCase() : "";
+    }
+
+    function isYesNo(key) {
+      var input = inputOf(key);
+      return !!input && input.tagName === "SELECT" && !!input.querySelector('option[value="true"]');
     }
 
     function holds(condition) {
       var answer = answerOf(condition.key);
       var expected = String(condition.value || "").trim().toLowerCase();
-      if (expected === "yes") expected = "true";
-      if (expected === "no") expected = "false";
+      // "yes" and "no" stand for a yes/no answer; an option may be called "yes" too.
+      if (isYesNo(condition.key) && expected === "yes") expected = "true";
+      if (isYesNo(condition.key) && expected === "no") expected = "false";
       switch (condition.operator) {
         case "equals": return same(answer, expected);
         case "not_equals": return !same(answer, expected);
@@ -73,7 +85,25 @@
     });
   }
 
+  function reasonToDeny(form) {
+    var comment = form.querySelector("textarea[name=comment]");
+    if (!comment) return;
+    form.addEventListener("click", function (event) {
+      var button = event.target.closest("button[name=decision]");
+      if (!button) return;
+      var missing = button.value === "deny" && comment.value.trim() === "";
+      comment.setCustomValidity(missing ? "Give a reason to deny: the requester reads it." : "");
+      if (missing) {
+        event.preventDefault();
+        comment.reportValidity();
+        comment.focus();
+      }
+    });
+    comment.addEventListener("input", function () { comment.setCustomValidity(""); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-deny-reason-required]").forEach(reasonToDeny);
     document.querySelectorAll("form[data-conditional]").forEach(setUp);
     document.querySelectorAll("form[data-confirm]").forEach(askFirst);
   });
