@@ -107,8 +107,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # --- Database connection pool (PostgreSQL) ----------------------------------------------
+    # Each process keeps one psycopg pool of at most DB_POOL_MAX_SIZE server connections,
+    # shared by its threads; a request beyond that waits up to DB_POOL_TIMEOUT seconds for a
+    # free connection (then it fails) instead of opening one more until PostgreSQL refuses
+    # ("too many clients already"). A process never holds more connections than it has
+    # threads, and never fewer than DB_POOL_MIN_SIZE (kept open). Size it so that
+    #   web processes * min(threads, MAX) + (Q_WORKERS + 3) * max(MIN, 1) + margin
+    # stays below PostgreSQL's max_connections (the queue cluster is Q_WORKERS workers plus a
+    # sentinel, a monitor and a pusher, one thread each). DB_POOL_MAX_SIZE=0 turns the pool
+    # off: persistent, health-checked connections (CONN_MAX_AGE) instead.
+    DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+    if DB_POOL_MAX_SIZE > 0:
+        DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
+        if not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE:
+            raise ImproperlyConfigured("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE.")
+        # The pool keeps the connections open: Django must hand each back after a request.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DB_POOL_MIN_SIZE,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+        DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Identity -------------------------------------------------------------------------------
