@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -24,3 +25,9 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": str(exc) or "Permission denied."}, status=403)
     return drf_exception_handler(exc, context)
+
+
+def not_found(request, unmatched: str = ""):
+    """Any other path under /api/v1/: a JSON 404 like the API's own, not the site's HTML page
+    (also for an id that is not a number, which no route matches)."""
+    return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)

@@ -2,10 +2,11 @@
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.flows.admin import card_reference
+from config import api
 
 
 def health(request):
@@ -30,6 +31,7 @@ api_v1 = [
         SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
         name="docs",
     ),
+    re_path(r"^(?P<unmatched>.*)$", api.not_found),  # last: what no route above matches
 ]
 
 urlpatterns = [

@@ -390,7 +390,7 @@ class RequestViewSet(
             return AccessRequest.objects.none()
         user = self.request.user
         if self.action == "list":
-            params = RequestFilterSerializer(data=self.request.query_params)
+            params = RequestFilterSerializer(data=self.request.query_params.dict())
             params.is_valid(raise_exception=True)
             filters = params.validated_data
             if filters["scope"] == "visible":
@@ -539,7 +539,7 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             return Approval.objects.none()
         wanted = None
         if self.action == "list":
-            params = ApprovalFilterSerializer(data=self.request.query_params)
+            params = ApprovalFilterSerializer(data=self.request.query_params.dict())
             params.is_valid(raise_exception=True)
             wanted = params.validated_data["status"]
         status_filter = None if wanted in (None, "all") else wanted
@@ -634,7 +634,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
             return Task.objects.none()
         user = self.request.user
         if self.action == "list":
-            params = TaskFilterSerializer(data=self.request.query_params)
+            params = TaskFilterSerializer(data=self.request.query_params.dict())
             params.is_valid(raise_exception=True)
             wanted = params.validated_data["status"]
             tasks = selectors.tasks_for(user, status=None if wanted == "all" else wanted)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from apps.directory import services
-from apps.directory.models import Application, Group, User
+from apps.directory.models import Application, Group, User, UserStatus
+
+# The largest id PostgreSQL's bigint holds: a larger one is a 400, not a database error.
+MAX_ID = 2**63 - 1
 
 
 class UserSerializer(serializers.ModelSerializer):
-    manager = serializers.PrimaryKeyRelatedField(read_only=True)
+    manager = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -46,6 +51,17 @@ class ProfileChangeSerializer(serializers.Serializer):
         return data
 
 
+class UserFilterSerializer(serializers.Serializer):
+    """Query parameters of the people list; an empty value is refused, not ignored."""
+
+    status = serializers.ChoiceField(choices=UserStatus.choices, required=False)
+    email = serializers.CharField(required=False, max_length=254, help_text="Exact, any case.")
+    username = serializers.CharField(required=False, max_length=150, help_text="Exact, any case.")
+    manager = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="The manager's id."
+    )
+
+
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
     """People. `PATCH` changes the profile; `POST .../suspend/` (and the other verbs) move the
     lifecycle."""
@@ -56,16 +72,24 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         users = User.objects.order_by("username")
-        params = self.request.query_params
-        if params.get("status"):
-            users = users.filter(status=params["status"])
-        if params.get("email"):
-            users = users.filter(email__lower=params["email"].lower())
-        if params.get("username"):
-            users = users.filter(username__lower=params["username"].lower())
-        if params.get("manager"):
-            users = users.filter(manager_id=params["manager"])
+        if self.action != "list":
+            return users
+        params = UserFilterSerializer(data=self.request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        filters = params.validated_data
+        if "status" in filters:
+            users = users.filter(status=filters["status"])
+        if "email" in filters:
+            users = users.filter(email__lower=filters["email"].lower())
+        if "username" in filters:
+            users = users.filter(username__lower=filters["username"].lower())
+        if "manager" in filters:
+            users = users.filter(manager_id=filters["manager"])
         return users
+
+    @extend_schema(parameters=[UserFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
 
     def partial_update(self, request, pk=None):
         user = self.get_object()
@@ -76,6 +100,18 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return Response(UserSerializer(user).data)
 
+    @extend_schema(
+        request=None,
+        responses=UserSerializer,
+        parameters=[
+            OpenApiParameter(
+                "verb",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=sorted(services.LIFECYCLE_SERVICES),
+            )
+        ],
+    )
     @action(detail=True, methods=["post"], url_path=r"lifecycle/(?P<verb>[a-z]+)")
     def lifecycle(self, request, pk=None, verb=None):
         """POST /users/{id}/lifecycle/{activate|suspend|unsuspend|deactivate|reactivate}/"""
@@ -110,6 +146,7 @@ class _ResourceViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return self.model.objects.annotate(holder_count=Count(self.holders)).order_by("name")
 
+    @extend_schema(request=GrantSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="holders")
     def add_holder(self, request, pk=None):
         resource = self.get_object()
@@ -118,6 +155,10 @@ class _ResourceViewSet(viewsets.ReadOnlyModelViewSet):
         self.add(**{self.kind: resource}, actor=request.user, **grant.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        parameters=[OpenApiParameter("user_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={204: None},
+    )
     @action(detail=True, methods=["delete"], url_path=r"holders/(?P<user_id>\d+)")
     def remove_holder(self, request, pk=None, user_id=None):
         resource = self.get_object()
