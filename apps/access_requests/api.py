@@ -45,6 +45,7 @@ from apps.access_requests.models import (
     TimelineEntry,
 )
 from apps.catalog.models import ConfigListItem
+from apps.core.api import validated_query
 
 # --- Errors ---------------------------------------------------------------------------------
 
@@ -390,9 +391,7 @@ class RequestViewSet(
             return AccessRequest.objects.none()
         user = self.request.user
         if self.action == "list":
-            params = RequestFilterSerializer(data=self.request.query_params.dict())
-            params.is_valid(raise_exception=True)
-            filters = params.validated_data
+            filters = validated_query(RequestFilterSerializer, self.request)
             if filters["scope"] == "visible":
                 requests = selectors.requests_visible_to(user)
             else:
@@ -539,9 +538,7 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             return Approval.objects.none()
         wanted = None
         if self.action == "list":
-            params = ApprovalFilterSerializer(data=self.request.query_params.dict())
-            params.is_valid(raise_exception=True)
-            wanted = params.validated_data["status"]
+            wanted = validated_query(ApprovalFilterSerializer, self.request)["status"]
         status_filter = None if wanted in (None, "all") else wanted
         return selectors.approvals_for(self.request.user, status=status_filter)
 
@@ -634,9 +631,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
             return Task.objects.none()
         user = self.request.user
         if self.action == "list":
-            params = TaskFilterSerializer(data=self.request.query_params.dict())
-            params.is_valid(raise_exception=True)
-            wanted = params.validated_data["status"]
+            wanted = validated_query(TaskFilterSerializer, self.request)["status"]
             tasks = selectors.tasks_for(user, status=None if wanted == "all" else wanted)
             return tasks.select_related("completed_by")
         visible = selectors.requests_visible_to(user).values("pk")

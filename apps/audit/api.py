@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAdminUser
 
 from apps.audit.models import Outcome, SystemLogEvent
+from apps.core.api import CursorPagination, validated_query
 
 
 class SystemLogEventSerializer(serializers.ModelSerializer):
@@ -66,9 +66,7 @@ class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
         events = SystemLogEvent.objects.all()
         if self.action != "list":
             return events
-        params = SystemLogFilterSerializer(data=self.request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        filters = params.validated_data
+        filters = validated_query(SystemLogFilterSerializer, self.request)
         if "event_type" in filters:
             value = filters["event_type"]
             events = (

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
+from apps.core.api import validated_query
 from apps.directory import services
 from apps.directory.models import Application, Group, User, UserStatus
 
@@ -74,9 +75,7 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
         users = User.objects.order_by("username")
         if self.action != "list":
             return users
-        params = UserFilterSerializer(data=self.request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        filters = params.validated_data
+        filters = validated_query(UserFilterSerializer, self.request)
         if "status" in filters:
             users = users.filter(status=filters["status"])
         if "email" in filters:
