@@ -31,7 +31,7 @@ api_v1 = [
         SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
         name="docs",
     ),
-    re_path(r"^(?P<unmatched>.*)$", api.not_found),  # last: what no route above matches
+    re_path(r"^(?P<unmatched>[\s\S]*)$", api.not_found),  # last: what no route above matches
 ]
 
 urlpatterns = [

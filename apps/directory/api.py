@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -43,13 +45,40 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProfileChangeSerializer(serializers.Serializer):
-    """Any standard profile field or custom attribute; the service checks each value."""
+class TextField(serializers.CharField):
+    """Text only: DRF's CharField would also take a number and turn it into text."""
 
     def to_internal_value(self, data):
-        if not isinstance(data, dict) or not data:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class EmailTextField(TextField, serializers.EmailField):
+    pass
+
+
+class ProfileChangeSerializer(serializers.Serializer):
+    """The fields to change, each optional: standard profile fields, and custom attributes by
+    name (typed as the admin defines them; the service checks each value)."""
+
+    username = TextField(required=False, max_length=150)
+    email = EmailTextField(required=False, max_length=254)
+    first_name = TextField(required=False, allow_blank=True, max_length=150)
+    last_name = TextField(required=False, allow_blank=True, max_length=150)
+    title = TextField(required=False, allow_blank=True, max_length=150)
+    department = TextField(required=False, allow_blank=True, max_length=150)
+    employee_number = TextField(required=False, allow_blank=True, max_length=64)
+    manager = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="null: none."
+    )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
             raise serializers.ValidationError({"detail": "Send an object of fields to change."})
-        return data
+        standard = super().to_internal_value({k: v for k, v in data.items() if k in self.fields})
+        custom = {key: value for key, value in data.items() if key not in self.fields}
+        return {**standard, **custom}
 
 
 class UserFilterSerializer(serializers.Serializer):
@@ -90,6 +119,7 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
+    @extend_schema(request=ProfileChangeSerializer, responses=UserSerializer)
     def partial_update(self, request, pk=None):
         user = self.get_object()
         serializer = ProfileChangeSerializer(data=request.data)

@@ -34,3 +34,52 @@ def test_null_manager_clears_it(admin_user):
     response = api.patch(f"/api/v1/users/{person.pk}/", {"manager": None}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["manager"] is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"email": [None, None]},
+        {"email": 5},
+        {"username": 123},
+        {"title": {"a": 1}},
+        {"manager": "not a number"},
+        {"manager": [1]},
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_400_naming_the_field(admin_user, change):
+    person = UserFactory()
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    response = api.patch(f"/api/v1/users/{person.pk}/", change, format="json")
+    assert response.status_code == 400, response.content
+    assert set(change) <= set(response.json())
+
+
+def test_an_empty_change_changes_nothing(admin_user):
+    person = UserFactory()
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    before = SystemLogEvent.objects.count()
+    response = api.patch(f"/api/v1/users/{person.pk}/", {}, format="json")
+    assert response.status_code == 200, response.content
+    assert SystemLogEvent.objects.count() == before
+
+
+def test_a_body_that_is_not_an_object_is_a_400(admin_user):
+    person = UserFactory()
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    response = api.patch(f"/api/v1/users/{person.pk}/", [1, 2], format="json")
+    assert response.status_code == 400
+
+
+def test_the_schema_documents_the_profile_fields(admin_user):
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    body = schema["paths"]["/api/v1/users/{id}/"]["patch"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    properties = schema["components"]["schemas"][ref]["properties"]
+    assert {"username", "email", "manager", "employee_number"} <= set(properties)
+    assert properties["manager"]["nullable"] is True
