@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
@@ -118,6 +119,10 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(parameters=[UserFilterSerializer])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    # A profile change is JSON: a form cannot say null or a number, and an unreadable form
+    # body would parse as an empty change.
+    parser_classes = [JSONParser]
 
     @extend_schema(request=ProfileChangeSerializer, responses=UserSerializer)
     def partial_update(self, request, pk=None):

@@ -83,3 +83,16 @@ def test_the_schema_documents_the_profile_fields(admin_user):
     properties = schema["components"]["schemas"][ref]["properties"]
     assert {"username", "email", "manager", "employee_number"} <= set(properties)
     assert properties["manager"]["nullable"] is True
+
+
+def test_a_profile_change_is_json_only(admin_user):
+    """A form body cannot say null or a number, and an unreadable one would parse as empty."""
+    person = UserFactory()
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    response = api.patch(
+        f"/api/v1/users/{person.pk}/",
+        "--x\r\n[]--x--\r\n",
+        content_type="multipart/form-data; boundary=x",
+    )
+    assert response.status_code == 415
