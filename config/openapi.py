@@ -14,6 +14,9 @@ its own description: that one is kept):
   a page or cursor past the end (paginated lists).
 - 409: the object's state no longer allows the change (writes).
 - 429: too many attempts (throttled operations; the token sign-in, after failed attempts).
+
+Free-text query parameters also say that they refuse the NUL character (DRF refuses it in any
+text, and PostgreSQL could not store it).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from rest_framework.permissions import AllowAny
 RATE_LIMITED_PATHS = {"/api/v1/auth/token/"}
 PAGINATION_PARAMETERS = {"page", "cursor", "page_size"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+NO_NUL_CHARACTER = "^[^\\x00]*$"
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -67,6 +71,11 @@ class AutoSchema(SpectacularAutoSchema):
                 "content", {"application/json": {"schema": self._error_schema(status_code)}}
             )
         operation["responses"] = dict(sorted(responses.items()))
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter["in"] == "query" and schema.get("type") == "string":
+                if not {"enum", "format", "pattern"} & set(schema):
+                    schema["pattern"] = NO_NUL_CHARACTER
         return operation
 
     def _error_status_codes(self, operation: dict[str, Any]) -> list[str]:

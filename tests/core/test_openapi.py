@@ -99,3 +99,12 @@ def test_an_unknown_api_path_is_a_json_404(admin_user):
         assert answer.status_code == 404, path
         assert answer.headers["Content-Type"] == "application/json", path
         assert set(answer.json()) == {"detail"}
+
+
+def test_free_text_query_parameters_say_they_refuse_nul(schema, admin_user):
+    parameters = schema["paths"]["/api/v1/users/"]["get"]["parameters"]
+    username = next(p for p in parameters if p["name"] == "username")
+    assert username["schema"]["pattern"] == "^[^\\x00]*$"
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    assert client.get("/api/v1/users/", {"username": "a\x00b"}).status_code == 400
