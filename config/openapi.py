@@ -73,9 +73,11 @@ class AutoSchema(SpectacularAutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         for parameter in operation.get("parameters", []):
             schema = parameter.get("schema", {})
-            if parameter["in"] == "query" and schema.get("type") == "string":
-                if not {"enum", "format", "pattern"} & set(schema):
-                    schema["pattern"] = NO_NUL_CHARACTER
+            free_text = schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(
+                schema
+            )
+            if parameter["in"] == "query" and free_text:
+                schema["pattern"] = NO_NUL_CHARACTER
         return operation
 
     def _error_status_codes(self, operation: dict[str, Any]) -> list[str]:
