@@ -14,6 +14,7 @@ its own description: that one is kept):
   a page or cursor past the end (paginated lists).
 - 409: the object's state no longer allows the change (writes).
 - 429: too many attempts (throttled operations; the token sign-in, after failed attempts).
+- 503: no database connection came free within DB_POOL_TIMEOUT (any operation).
 
 Free-text query parameters also say that they refuse the NUL character (DRF refuses it in any
 text, and PostgreSQL could not store it).
@@ -56,6 +57,8 @@ DESCRIPTIONS = {
     "404": "No such object, or not one the caller may see (or a page past the end).",
     "409": "The object's state no longer allows this.",
     "429": "Too many attempts: try again later.",
+    "503": "The server is busy (no database connection came free in time): retry after the "
+    "seconds in Retry-After.",
 }
 
 
@@ -104,6 +107,7 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("409")
         if self.view.get_throttles() or self.path in RATE_LIMITED_PATHS:
             codes.append("429")
+        codes.append("503")
         return codes
 
     def _error_schema(self, status_code: str) -> dict[str, Any]:

@@ -34,6 +34,9 @@ api_v1 = [
     re_path(r"^(?P<unmatched>[\s\S]*)$", api.not_found),  # last: what no route above matches
 ]
 
+# A request that waited too long for a database connection is a 503; any other error a 500.
+handler500 = "config.api.server_error"
+
 urlpatterns = [
     # An admin page that belongs to no model: before the admin's own catch-all.
     path(

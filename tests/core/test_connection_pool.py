@@ -160,3 +160,26 @@ def test_a_forked_process_opens_connections_of_its_own(transactional_db):
     with connection.cursor() as cursor:  # the parent's connections still work
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+def test_a_request_that_finds_no_free_connection_in_time_is_a_503_with_retry_after(
+    monkeypatch, transactional_db
+):
+    """The pool's timeout passed: the server is busy, not broken (503, try again shortly)."""
+    from django.test import Client
+    from psycopg_pool import PoolTimeout
+
+    connections.close_all()
+    pool = connection.pool
+
+    def exhausted(*args, **kwargs):
+        raise PoolTimeout("couldn't get a connection after 10.00 sec")
+
+    monkeypatch.setattr(pool, "getconn", exhausted)
+    client = Client(raise_request_exception=False)
+    response = client.get("/api/v1/users/", HTTP_AUTHORIZATION="Token whatever")
+    monkeypatch.undo()
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json() == {"detail": "The server is busy: try again in a moment."}

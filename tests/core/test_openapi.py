@@ -32,6 +32,7 @@ def test_every_operation_documents_the_errors_it_can_answer(schema):
         responses = operation["responses"]
         where = f"{method.upper()} {path}"
         assert "401" in responses, where  # every endpoint reads the caller's credentials
+        assert "503" in responses, where  # no database connection free in time
         parameters = operation.get("parameters", [])
         if any(p["in"] == "path" for p in parameters):
             assert "404" in responses, where
@@ -39,7 +40,7 @@ def test_every_operation_documents_the_errors_it_can_answer(schema):
             assert "400" in responses, where
         if method in WRITE_METHODS and path != "/api/v1/auth/token/":
             assert {"403", "409"} <= set(responses), where
-        for status_code in ("400", "401", "403", "404", "409", "429"):
+        for status_code in ("400", "401", "403", "404", "409", "429", "503"):
             if status_code in responses:
                 assert responses[status_code]["content"]["application/json"]["schema"], where
     token = schema["paths"]["/api/v1/auth/token/"]["post"]["responses"]
