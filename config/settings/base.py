@@ -110,8 +110,8 @@ else:
     # --- Database connection pool (PostgreSQL) ----------------------------------------------
     # Each process keeps one psycopg pool of at most DB_POOL_MAX_SIZE server connections,
     # shared by its threads; a request beyond that waits up to DB_POOL_TIMEOUT seconds for a
-    # free connection (then it fails) instead of opening one more until PostgreSQL refuses
-    # ("too many clients already"). A process never holds more connections than it has
+    # free connection (then a 503 with Retry-After) instead of opening one more until PostgreSQL
+    # refuses ("too many clients already"). A process never holds more connections than it has
     # threads, and never fewer than DB_POOL_MIN_SIZE (kept open). Size it so that
     #   web processes * min(threads, MAX) + (Q_WORKERS + 3) * max(MIN, 1) + margin
     # stays below PostgreSQL's max_connections (the queue cluster is Q_WORKERS workers plus a
