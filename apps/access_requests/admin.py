@@ -581,11 +581,12 @@ class AccessRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         items = format_html_join(
             "",
-            "<li{}>{}</li>",
+            "<li>{}</li>",
             (
                 (
-                    format_html(' style="font-weight: bold"') if index == obj.next_step else "",
-                    _step_summary(step),
+                    format_html("<strong>{}</strong>", _step_summary(step))
+                    if index == obj.next_step
+                    else _step_summary(step),
                 )
                 for index, step in enumerate(obj.steps)
             ),

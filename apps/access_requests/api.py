@@ -48,6 +48,7 @@ from apps.access_requests.models import (
     TimelineEntry,
 )
 from apps.catalog.models import ConfigListItem
+from apps.core.api import validated_query
 from apps.core.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from apps.core.idempotency import idempotent
 
@@ -402,9 +403,7 @@ class RequestViewSet(
             return AccessRequest.objects.none()
         user = self.request.user
         if self.action == "list":
-            params = RequestFilterSerializer(data=self.request.query_params)
-            params.is_valid(raise_exception=True)
-            filters = params.validated_data
+            filters = validated_query(RequestFilterSerializer, self.request)
             if filters["scope"] == "visible":
                 requests = selectors.requests_visible_to(user)
             else:
@@ -569,9 +568,7 @@ class ApprovalViewSet(viewsets.ReadOnlyModelViewSet):
             return Approval.objects.none()
         wanted = None
         if self.action == "list":
-            params = ApprovalFilterSerializer(data=self.request.query_params)
-            params.is_valid(raise_exception=True)
-            wanted = params.validated_data["status"]
+            wanted = validated_query(ApprovalFilterSerializer, self.request)["status"]
         status_filter = None if wanted in (None, "all") else wanted
         return selectors.approvals_for(self.request.user, status=status_filter)
 
@@ -666,9 +663,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
             return Task.objects.none()
         user = self.request.user
         if self.action == "list":
-            params = TaskFilterSerializer(data=self.request.query_params)
-            params.is_valid(raise_exception=True)
-            wanted = params.validated_data["status"]
+            wanted = validated_query(TaskFilterSerializer, self.request)["status"]
             tasks = selectors.tasks_for(user, status=None if wanted == "all" else wanted)
             return tasks.select_related("completed_by")
         visible = selectors.requests_visible_to(user).values("pk")

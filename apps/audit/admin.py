@@ -125,6 +125,10 @@ class SystemLogEventAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     list_per_page = 50
+
+    class Media:
+        css = {"all": ("audit/admin.css",)}  # the text filters' layout
+
     ordering = ("-published", "-id")
     readonly_fields = [field.name for field in SystemLogEvent._meta.fields]
     change_list_template = "admin/audit/systemlogevent/change_list.html"

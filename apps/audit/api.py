@@ -3,13 +3,12 @@ admin), nobody writes it."""
 
 from __future__ import annotations
 
-from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 
-from apps.audit.models import SystemLogEvent
+from apps.audit.models import Outcome, SystemLogEvent
 from apps.audit.selectors import events_by_actor
+from apps.core.api import CursorPagination, validated_query
 from apps.core.permissions import ModelPermissions
 
 
@@ -40,6 +39,23 @@ class NewestFirst(CursorPagination):
     page_size = 100
 
 
+class SystemLogFilterSerializer(serializers.Serializer):
+    """Query parameters of the system log; an empty value is refused, not ignored."""
+
+    event_type = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="An event type, or a prefix ending in `*`: `directory.user.*`.",
+    )
+    actor = serializers.CharField(required=False, max_length=255, help_text="Any case.")
+    target_type = serializers.CharField(required=False, max_length=100)
+    target_id = serializers.CharField(required=False, max_length=64)
+    correlation_id = serializers.CharField(required=False, max_length=64)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False)
+    since = serializers.DateTimeField(required=False, help_text="From this moment (included).")
+    until = serializers.DateTimeField(required=False, help_text="Before this moment.")
+
+
 class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
     """GET /api/v1/system-log/?event_type=&actor=&target_type=&target_id=&since=&until=
 
@@ -54,26 +70,27 @@ class SystemLogEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         events = SystemLogEvent.objects.all()
-        params = self.request.query_params
-        if params.get("event_type"):
-            value = params["event_type"]
+        if self.action != "list":
+            return events
+        filters = validated_query(SystemLogFilterSerializer, self.request)
+        if "event_type" in filters:
+            value = filters["event_type"]
             events = (
                 events.filter(event_type__startswith=value[:-1])
                 if value.endswith("*")
                 else events.filter(event_type=value)
             )
-        if params.get("actor"):
-            events = events_by_actor(events, params["actor"])
+        if "actor" in filters:
+            events = events_by_actor(events, filters["actor"])
         for field in ("target_type", "target_id", "correlation_id", "outcome"):
-            if params.get(field):
-                events = events.filter(**{field: params[field]})
-        for name, lookup in (("since", "published__gte"), ("until", "published__lt")):
-            if params.get(name):
-                try:
-                    moment = parse_datetime(params[name])
-                except ValueError:  # well-formed but impossible, e.g. month 13
-                    moment = None
-                if moment is None:
-                    raise ValidationError({name: "Expected an ISO 8601 date and time."})
-                events = events.filter(**{lookup: moment})
+            if field in filters:
+                events = events.filter(**{field: filters[field]})
+        if "since" in filters:
+            events = events.filter(published__gte=filters["since"])
+        if "until" in filters:
+            events = events.filter(published__lt=filters["until"])
         return events
+
+    @extend_schema(parameters=[SystemLogFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)

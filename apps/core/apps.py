@@ -10,7 +10,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
+        from apps.core.db import install_fork_guard
         from apps.core.schedules import ensure_schedules
+
+        install_fork_guard()
 
         # Sent once per app with models; the queue's own app is the one whose table we fill.
         post_migrate.connect(ensure_schedules, dispatch_uid="core.ensure_schedules")

@@ -5,19 +5,28 @@ directory services, which refuse a change to a superuser by anyone but a superus
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from apps.core.api import validated_query
 from apps.core.permissions import ModelPermissions
 from apps.directory import services
-from apps.directory.models import Application, Group, User
+from apps.directory.models import Application, Group, User, UserStatus
+
+# The largest id PostgreSQL's bigint holds: a larger one is a 400, not a database error.
+MAX_ID = 2**63 - 1
 
 
 class UserSerializer(serializers.ModelSerializer):
-    manager = serializers.PrimaryKeyRelatedField(read_only=True)
+    manager = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -40,13 +49,51 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProfileChangeSerializer(serializers.Serializer):
-    """Any standard profile field or custom attribute; the service checks each value."""
+class TextField(serializers.CharField):
+    """Text only: DRF's CharField would also take a number and turn it into text."""
 
     def to_internal_value(self, data):
-        if not isinstance(data, dict) or not data:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class EmailTextField(TextField, serializers.EmailField):
+    pass
+
+
+class ProfileChangeSerializer(serializers.Serializer):
+    """The fields to change, each optional: standard profile fields, and custom attributes by
+    name (typed as the admin defines them; the service checks each value)."""
+
+    username = TextField(required=False, max_length=150)
+    email = EmailTextField(required=False, max_length=254)
+    first_name = TextField(required=False, allow_blank=True, max_length=150)
+    last_name = TextField(required=False, allow_blank=True, max_length=150)
+    title = TextField(required=False, allow_blank=True, max_length=150)
+    department = TextField(required=False, allow_blank=True, max_length=150)
+    employee_number = TextField(required=False, allow_blank=True, max_length=64)
+    manager = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="null: none."
+    )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
             raise serializers.ValidationError({"detail": "Send an object of fields to change."})
-        return data
+        standard = super().to_internal_value({k: v for k, v in data.items() if k in self.fields})
+        custom = {key: value for key, value in data.items() if key not in self.fields}
+        return {**standard, **custom}
+
+
+class UserFilterSerializer(serializers.Serializer):
+    """Query parameters of the people list; an empty value is refused, not ignored."""
+
+    status = serializers.ChoiceField(choices=UserStatus.choices, required=False)
+    email = serializers.CharField(required=False, max_length=254, help_text="Exact, any case.")
+    username = serializers.CharField(required=False, max_length=150, help_text="Exact, any case.")
+    manager = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="The manager's id."
+    )
 
 
 class UserViewSet(viewsets.ReadOnlyModelViewSet):
@@ -60,17 +107,28 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         users = User.objects.order_by("username")
-        params = self.request.query_params
-        if params.get("status"):
-            users = users.filter(status=params["status"])
-        if params.get("email"):
-            users = users.filter(email__lower=params["email"].lower())
-        if params.get("username"):
-            users = users.filter(username__lower=params["username"].lower())
-        if params.get("manager"):
-            users = users.filter(manager_id=params["manager"])
+        if self.action != "list":
+            return users
+        filters = validated_query(UserFilterSerializer, self.request)
+        if "status" in filters:
+            users = users.filter(status=filters["status"])
+        if "email" in filters:
+            users = users.filter(email__lower=filters["email"].lower())
+        if "username" in filters:
+            users = users.filter(username__lower=filters["username"].lower())
+        if "manager" in filters:
+            users = users.filter(manager_id=filters["manager"])
         return users
 
+    @extend_schema(parameters=[UserFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    # A profile change is JSON: a form cannot say null or a number, and an unreadable form
+    # body would parse as an empty change.
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=ProfileChangeSerializer, responses=UserSerializer)
     def partial_update(self, request, pk=None):
         user = self.get_object()
         serializer = ProfileChangeSerializer(data=request.data)
@@ -80,6 +138,18 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return Response(UserSerializer(user).data)
 
+    @extend_schema(
+        request=None,
+        responses=UserSerializer,
+        parameters=[
+            OpenApiParameter(
+                "verb",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=sorted(services.LIFECYCLE_SERVICES),
+            )
+        ],
+    )
     @action(detail=True, methods=["post"], url_path=r"lifecycle/(?P<verb>[a-z]+)")
     def lifecycle(self, request, pk=None, verb=None):
         """POST /users/{id}/lifecycle/{activate|suspend|unsuspend|deactivate|reactivate}/"""
@@ -114,6 +184,7 @@ class _ResourceViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return self.model.objects.annotate(holder_count=Count(self.holders)).order_by("name")
 
+    @extend_schema(request=GrantSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="holders")
     def add_holder(self, request, pk=None):
         resource = self.get_object()
@@ -122,6 +193,10 @@ class _ResourceViewSet(viewsets.ReadOnlyModelViewSet):
         self.add(**{self.kind: resource}, actor=request.user, **grant.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        parameters=[OpenApiParameter("user_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={204: None},
+    )
     @action(detail=True, methods=["delete"], url_path=r"holders/(?P<user_id>\d+)")
     def remove_holder(self, request, pk=None, user_id=None):
         resource = self.get_object()

@@ -137,6 +137,14 @@ def user_update_profile(*, user: User, actor: User | None, changes: Mapping[str,
     _check_may_change(actor, user)
     standard = {key: value for key, value in changes.items() if key in PROFILE_FIELDS}
     custom = {key: value for key, value in changes.items() if key not in PROFILE_FIELDS}
+    # full_clean() lets None through on blank-able text fields; the database would refuse it.
+    nulls = {
+        field: ["This field cannot be null."]
+        for field, value in standard.items()
+        if value is None and not User._meta.get_field(field).null
+    }
+    if nulls:
+        raise ValidationError(nulls)
     if "email" in standard:
         standard["email"] = User.objects.normalize_email(standard["email"])
     if "manager" in standard:

@@ -762,7 +762,8 @@ def _card_row(card_run: CardRun, run: FlowRun) -> dict[str, Any]:
         "card_run": card_run,
         "title": title,
         "depth": card_run.path.count("/") // 2,
-        "indent": f"{(card_run.path.count('/') // 2) * 1.5:.1f}em",
+        # A class per nesting depth (flow.css), not a style="" attribute: the CSP allows none.
+        "indent_class": f"flow-history__path--depth-{min(card_run.path.count('/') // 2, 10)}",
         "duration": f"{card_run.duration_ms:.1f}",
         "inputs": json.dumps(card_run.inputs, indent=2, ensure_ascii=False, default=str),
         "outputs": (

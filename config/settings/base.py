@@ -106,8 +106,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # --- Database connection pool (PostgreSQL) ----------------------------------------------
+    # Each process keeps one psycopg pool of at most DB_POOL_MAX_SIZE server connections,
+    # shared by its threads; a request beyond that waits up to DB_POOL_TIMEOUT seconds for a
+    # free connection (then a 503 with Retry-After) instead of opening one more until PostgreSQL
+    # refuses ("too many clients already"). A process never holds more connections than it has
+    # threads, and never fewer than DB_POOL_MIN_SIZE (kept open). Size it so that
+    #   web processes * min(threads, MAX) + (Q_WORKERS + 3) * max(MIN, 1) + margin
+    # stays below PostgreSQL's max_connections (the queue cluster is Q_WORKERS workers plus a
+    # sentinel, a monitor and a pusher, one thread each). DB_POOL_MAX_SIZE=0 turns the pool
+    # off: persistent, health-checked connections (CONN_MAX_AGE) instead.
+    DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+    if DB_POOL_MAX_SIZE > 0:
+        DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
+        if not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE:
+            raise ImproperlyConfigured("DB_POOL_MIN_SIZE must be between 0 and DB_POOL_MAX_SIZE.")
+        # The pool keeps the connections open: Django must hand each back after a request.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DB_POOL_MIN_SIZE,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+        DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Identity -------------------------------------------------------------------------------
@@ -151,9 +174,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.PageNumberPagination",  # strict ?page=
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",  # + the error answers of each operation
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -161,6 +184,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Access requests, directory and automation.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads Swagger UI from our own static files (drf-spectacular-sidecar): it
+    # works without the internet and under the Content-Security-Policy below.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Several models have a `status` field with their own choices: name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "UserStatusEnum": "apps.directory.models.UserStatus",
@@ -224,6 +251,33 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+# --- Content-Security-Policy (django-csp 4) -------------------------------------------------
+# Scripts, styles, fonts and API calls from the site itself only: the portal, the admin and
+# the API docs carry no inline <script>, on* handler, <style> block or style="" attribute
+# (each lives in a static file). Images may also be data: URIs (Django's admin and Swagger UI
+# draw their icons with them).
+from csp.constants import NONE, SELF  # noqa: E402
+
+INSTALLED_APPS += ["csp", "drf_spectacular_sidecar"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,
