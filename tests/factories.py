@@ -141,3 +141,12 @@ class TaskStepFactory(StepFactory):
 
     kind = "task"
     title = factory.Sequence(lambda n: f"Task {n}")
+
+
+def make_connection(name: str = "crm", *, kind: str = "bearer", secret: str = "s3cret", **fields):
+    """A stored connection, through the service (its secret must be encrypted)."""
+    from apps.flows import services as flow_services
+
+    return flow_services.connection_create(
+        actor=None, name=name, kind=kind, secret=secret, **fields
+    )
