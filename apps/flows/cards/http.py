@@ -4,10 +4,10 @@ Outbound calls refuse anything but http and https, and refuse private, loopback,
 multicast, reserved and other non-public addresses unless the connection lists the host among
 its `allowed_private_hosts` or the FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS setting allows them all.
 The check is made twice: every address the host name resolves to is checked before the call
-(for a clear message), and the address the socket actually connected to is checked again (so a name that resolves differently the second
-time, DNS rebinding, does not slip through). Redirects are followed only to the same host, each
-hop checked again; a redirect elsewhere is handed back as the response. Proxies and .netrc from
-the environment are ignored.
+(for a clear message), and the address the socket actually connected to is checked again (so a
+name that resolves differently the second time, DNS rebinding, does not slip through).
+Redirects are followed only to the same host, each hop checked again; a redirect elsewhere is
+handed back as the response. Proxies and .netrc from the environment are ignored.
 
 Timeouts, connection failures, HTTP 429 and 5xx are transient (the card's retry policy applies);
 other 4xx answers are final. A 401 through a connection whose credentials can be renewed (an
