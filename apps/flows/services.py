@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Mapping
@@ -594,6 +595,15 @@ def _clean_connection(connection: Connection, *, secret: str | None) -> None:
             errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
+
+
+def connection_check(*, connection: Connection, secret: str | None, kind_changed: bool) -> None:
+    """The errors saving `connection` (an unsaved copy of the edited row) would give, for
+    forms that show them before saving."""
+    candidate = copy.copy(connection)
+    if kind_changed and not secret:
+        candidate.encrypted_secret = ""
+    _clean_connection(candidate, secret=secret or None)
 
 
 def _set_secret(connection: Connection, secret: str) -> None:
