@@ -78,6 +78,7 @@ class RequestTypeAdminForm(forms.ModelForm):
             "audience_teams",
             *RESOURCE_FIELDS,
             "inactivity_days",
+            "chat_connection",
         )
 
     def clean(self):
@@ -368,6 +369,7 @@ class RequestTypeAdmin(admin.ModelAdmin):
             },
         ),
         ("Expiry", {"fields": ("inactivity_days",)}),
+        ("Chat", {"fields": ("chat_connection",)}),
         ("Version", {"fields": ("version", "created_at", "updated_at")}),
     )
 

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.statemachine import Lifecycle
+from apps.flows.models import CHAT_CONNECTION_KINDS
 
 USER = settings.AUTH_USER_MODEL
 
@@ -79,6 +80,16 @@ class RequestType(models.Model):
     )
     inactivity_days = models.PositiveIntegerField(
         default=60, help_text="A request with no activity for this many days expires."
+    )
+    chat_connection = models.ForeignKey(
+        "flows.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="request_types",
+        limit_choices_to={"kind__in": CHAT_CONNECTION_KINDS},
+        help_text="A Slack or Teams webhook connection that also hears of this type's requests "
+        "(new approval, decided, closed, task assigned), as well as the e-mails.",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

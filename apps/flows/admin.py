@@ -897,6 +897,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ("kind", "enabled")
     search_fields = ("name", "description")
     readonly_fields = ("secret_status", "token_status", "created_at", "updated_at")
+    filter_horizontal = ("notify_teams",)
     actions = (test_connections,)
     fieldsets = (
         (None, {"fields": ("name", "description", "kind", "enabled")}),
@@ -907,6 +908,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         ),
         ("Basic and custom header", {"fields": ("username", "header_name")}),
         ("Calls", {"fields": ("test_url", "allowed_private_hosts")}),
+        ("Request events (chat webhooks)", {"fields": ("notify_every_request", "notify_teams")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 
@@ -926,10 +928,15 @@ class ConnectionAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         values = {name: data[name] for name in services.CONNECTION_FIELDS if name in data}
         secret = data.get("secret") or ""
+        teams = list(data.get("notify_teams") or [])
         if change:
             changed = {name: values[name] for name in values if name in form.changed_data}
             saved = services.connection_update(
-                connection=obj, actor=request.user, secret=secret or None, **changed
+                connection=obj,
+                actor=request.user,
+                secret=secret or None,
+                notify_teams=teams if "notify_teams" in form.changed_data else None,
+                **changed,
             )
         else:
             saved = services.connection_create(
@@ -937,9 +944,15 @@ class ConnectionAdmin(admin.ModelAdmin):
                 name=values.pop("name"),
                 kind=values.pop("kind"),
                 secret=secret,
+                notify_teams=teams,
                 **values,
             )
         copy_saved_fields(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        """The teams were saved by the service with the rest."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change)
 
     def delete_model(self, request, obj):
         services.connection_delete(connection=obj, actor=request.user)

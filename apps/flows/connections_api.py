@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from apps.core.permissions import ModelPermissions
 from apps.flows import services
 from apps.flows.models import Connection, ConnectionKind
+from apps.teams.models import Team
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -35,6 +36,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
     )
     allowed_private_hosts = serializers.ListField(
         child=serializers.CharField(max_length=255), required=False
+    )
+    notify_teams = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Team.objects.all()
     )
     has_secret = serializers.BooleanField(read_only=True)
     access_token_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -54,6 +58,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "header_name",
             "test_url",
             "allowed_private_hosts",
+            "notify_every_request",
+            "notify_teams",
             "secret",
             "has_secret",
             "access_token_expires_at",
@@ -82,7 +88,7 @@ class ConnectionViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Connection]:
-        return Connection.objects.order_by("name")
+        return Connection.objects.order_by("name").prefetch_related("notify_teams")
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         body = self.get_serializer(data=request.data)
@@ -93,6 +99,7 @@ class ConnectionViewSet(viewsets.ModelViewSet):
             name=values.pop("name"),
             kind=values.pop("kind"),
             secret=values.pop("secret", ""),
+            notify_teams=values.pop("notify_teams", None),
             **values,
         )
         return Response(self.get_serializer(connection).data, status=status.HTTP_201_CREATED)
@@ -103,7 +110,11 @@ class ConnectionViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
         saved = services.connection_update(
-            connection=connection, actor=request.user, secret=values.pop("secret", None), **values
+            connection=connection,
+            actor=request.user,
+            secret=values.pop("secret", None),
+            notify_teams=values.pop("notify_teams", None),
+            **values,
         )
         return Response(self.get_serializer(saved).data)
 

@@ -207,7 +207,7 @@ class ConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = services.CONNECTION_FIELDS
+        fields = (*services.CONNECTION_FIELDS, "notify_teams")
 
     def _post_clean(self):
         super()._post_clean()
@@ -218,6 +218,7 @@ class ConnectionAdminForm(forms.ModelForm):
                 connection=self.instance,
                 secret=self.cleaned_data.get("secret") or None,
                 kind_changed=bool(self.instance.pk) and "kind" in self.changed_data,
+                notify_teams=list(self.cleaned_data.get("notify_teams") or []),
             )
         except ValidationError as error:
             self._update_errors(error)

@@ -330,6 +330,17 @@ class Connection(ConstraintErrorsOnFields, models.Model):
         help_text="Host names or addresses on private networks this connection may call, "
         'e.g. ["vault.internal", "10.0.0.5"]. Others stay refused.',
     )
+    notify_every_request = models.BooleanField(
+        default=False,
+        help_text="Chat webhooks: post every request's events here (new approval, decided, "
+        "closed, task assigned), as well as the e-mails.",
+    )
+    notify_teams = models.ManyToManyField(
+        "teams.Team",
+        blank=True,
+        related_name="chat_connections",
+        help_text="Chat webhooks: post the events of requests these teams handle.",
+    )
     encrypted_secret = models.TextField(blank=True, editable=False)
     encrypted_access_token = models.TextField(blank=True, editable=False)
     access_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)

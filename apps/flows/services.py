@@ -528,6 +528,7 @@ CONNECTION_FIELDS = (
     "header_name",
     "test_url",
     "allowed_private_hosts",
+    "notify_every_request",
 )
 # Changing one of these (or the secret) makes a cached OAuth 2.0 token meaningless.
 _TOKEN_FIELDS = frozenset({"kind", "token_url", "client_id", "scope"})
@@ -539,13 +540,24 @@ def _connection_state(connection: Connection) -> dict[str, Any]:
     """What an event shows of a connection: its settings, and of its secret only whether one
     is set."""
     state = {field: getattr(connection, field) for field in CONNECTION_FIELDS}
+    state["notify_teams"] = (
+        sorted(connection.notify_teams.values_list("pk", flat=True)) if connection.pk else []
+    )
     state["secret"] = SECRET_SHOWN if connection.encrypted_secret else ""
     return state
 
 
-def _clean_connection(connection: Connection, *, secret: str | None) -> None:
-    """Field errors of a connection about to be saved (`secret`: the new one, if any)."""
+def _clean_connection(
+    connection: Connection, *, secret: str | None, notify_teams: list | None = None
+) -> None:
+    """Field errors of a connection about to be saved (`secret`: the new one, if any;
+    `notify_teams`: the teams it will post for, when they change)."""
     errors: dict[str, list[str]] = {}
+    if connection.kind not in CHAT_CONNECTION_KINDS:
+        if connection.notify_every_request:
+            errors["notify_every_request"] = ["Only a chat webhook posts request events."]
+        if notify_teams:
+            errors["notify_teams"] = ["Only a chat webhook posts request events."]
     hosts = connection.allowed_private_hosts
     if hosts in (None, ""):
         hosts = []
@@ -597,13 +609,15 @@ def _clean_connection(connection: Connection, *, secret: str | None) -> None:
         raise ValidationError(errors)
 
 
-def connection_check(*, connection: Connection, secret: str | None, kind_changed: bool) -> None:
+def connection_check(
+    *, connection: Connection, secret: str | None, kind_changed: bool, notify_teams=None
+) -> None:
     """The errors saving `connection` (an unsaved copy of the edited row) would give, for
     forms that show them before saving."""
     candidate = copy.copy(connection)
     if kind_changed and not secret:
         candidate.encrypted_secret = ""
-    _clean_connection(candidate, secret=secret or None)
+    _clean_connection(candidate, secret=secret or None, notify_teams=notify_teams)
 
 
 def _set_secret(connection: Connection, secret: str) -> None:
@@ -614,15 +628,19 @@ def _set_secret(connection: Connection, secret: str) -> None:
 
 
 @transaction.atomic
-def connection_create(*, actor, name: str, kind: str, secret: str, **fields) -> Connection:
+def connection_create(
+    *, actor, name: str, kind: str, secret: str, notify_teams=None, **fields
+) -> Connection:
     """Store a connection; `secret` is encrypted before it is written."""
     unknown = set(fields) - set(CONNECTION_FIELDS)
     if unknown:
         raise ValidationError({field: "Unknown connection field." for field in sorted(unknown)})
     connection = Connection(name=name, kind=kind, **fields)
-    _clean_connection(connection, secret=secret or None)
+    notify_teams = list(notify_teams or [])
+    _clean_connection(connection, secret=secret or None, notify_teams=notify_teams)
     _set_secret(connection, secret)
     connection.save()
+    connection.notify_teams.set(notify_teams)
     emit(
         events.CONNECTION_CREATED,
         actor=actor,
@@ -634,10 +652,11 @@ def connection_create(*, actor, name: str, kind: str, secret: str, **fields) -> 
 
 @transaction.atomic
 def connection_update(
-    *, connection: Connection, actor, secret: str | None = None, **changes
+    *, connection: Connection, actor, secret: str | None = None, notify_teams=None, **changes
 ) -> Connection:
     """Change a connection's settings; a non-empty `secret` replaces the stored one (empty or
-    None keeps it). Changing the kind needs a new secret: the old one meant something else."""
+    None keeps it), `notify_teams` (when given) replaces the teams it posts for. Changing the
+    kind needs a new secret: the old one meant something else."""
     unknown = set(changes) - set(CONNECTION_FIELDS)
     if unknown:
         raise ValidationError({field: "Unknown connection field." for field in sorted(unknown)})
@@ -648,10 +667,13 @@ def connection_update(
     secret = secret or None
     if "kind" in changes and changes["kind"] != old["kind"] and secret is None:
         connection.encrypted_secret = ""  # so that a new one is required below
-    _clean_connection(connection, secret=secret)
+    teams = list(notify_teams) if notify_teams is not None else list(connection.notify_teams.all())
+    _clean_connection(connection, secret=secret, notify_teams=teams)
     if secret is not None:
         _set_secret(connection, secret)
     new = _connection_state(connection)
+    if notify_teams is not None:
+        new["notify_teams"] = sorted(team.pk for team in teams)
     changed = changed_fields(old, new)
     if secret is not None:
         new["secret"] = "changed"
@@ -662,6 +684,8 @@ def connection_update(
         connection.encrypted_access_token = ""
         connection.access_token_expires_at = None
     connection.save()
+    if notify_teams is not None:
+        connection.notify_teams.set(teams)
     emit(
         events.CONNECTION_UPDATED,
         actor=actor,

@@ -30,7 +30,15 @@ MAX_TITLE_CHARS = 150  # Slack's limit for a header block
 USER_AGENT = "Gatehouse-Flows/1"
 
 
-def slack_payload(text: str, title: str = "") -> dict[str, Any]:
+def slack_escape(text: str) -> str:
+    """Plain text for Slack's mrkdwn: &, < and > as Slack documents them, so that a requester's
+    text cannot ping `<!channel>` or hide a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(text: str, title: str = "", *, plain: bool = False) -> dict[str, Any]:
+    if plain:
+        text = slack_escape(text)
     blocks: list[dict[str, Any]] = []
     if title:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": title}})
@@ -38,7 +46,7 @@ def slack_payload(text: str, title: str = "") -> dict[str, Any]:
     return {"text": f"{title}: {text}" if title else text, "blocks": blocks}
 
 
-def teams_payload(text: str, title: str = "") -> dict[str, Any]:
+def teams_payload(text: str, title: str = "", *, plain: bool = False) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
     if title:
         body.append(
@@ -68,8 +76,11 @@ PAYLOADS = {
 }
 
 
-def post_message(connection_name: str, *, text: str, title: str = "") -> dict[str, Any]:
-    """Post `text` (and `title`) through the chat connection `connection_name`; its status."""
+def post_message(
+    connection_name: str, *, text: str, title: str = "", plain: bool = False
+) -> dict[str, Any]:
+    """Post `text` (and `title`) through the chat connection `connection_name`; its status.
+    `plain`: the text is not markup (Slack's special characters are escaped)."""
     from apps.flows import stored_connections  # models: loaded once the app registry is ready
 
     text, title = (text or "").strip(), (title or "").strip()
@@ -90,7 +101,7 @@ def post_message(connection_name: str, *, text: str, title: str = "") -> dict[st
     host = urlsplit(url).hostname or "the webhook"
     hosts = stored_connections.allowed_hosts_of(connection)
     check_destination(url, allowed_hosts=hosts)
-    payload = PAYLOADS[connection.kind](text, title)
+    payload = PAYLOADS[connection.kind](text, title, plain=plain)
     with guard_session(requests.Session(), allowed_hosts=hosts) as session:
         try:
             response = session.post(
