@@ -117,7 +117,12 @@ def access_token(connection: Connection, *, renew: bool = False) -> str:
             return decrypt(connection.encrypted_access_token)
         except SecretUnreadable:
             pass  # a key was rotated away: fetch a new one
-    token = fetch_token(connection)
+    return store_token(connection, fetch_token(connection), now=now)
+
+
+def store_token(connection: Connection, token: dict[str, Any], *, now=None) -> str:
+    """Cache a token fetched for `connection` on its row (encrypted); the access token."""
+    now = now or timezone.now()
     expires_in = token.get("expires_in")
     try:
         expires_at = now + timedelta(seconds=float(expires_in)) if expires_in else None
@@ -154,6 +159,7 @@ def fetch_token(connection: Connection) -> dict[str, Any]:
     client = BackendApplicationClient(client_id=connection.client_id)
     extra = {"scope": connection.scope.split()} if connection.scope.strip() else {}
     with guard_session(OAuth2Session(client=client), allowed_hosts=hosts) as oauth:
+        oauth.max_redirects = 0  # a token endpoint that redirects is refused, not followed
         oauth.register_compliance_hook("access_token_response", _server_error_is_transient)
         try:
             token = oauth.fetch_token(
@@ -218,6 +224,7 @@ def test_connection(connection: Connection) -> tuple[bool, str]:
             if not connection.enabled:
                 raise CardError(f"the connection '{connection.name}' is disabled")
             token = fetch_token(connection)
+            store_token(connection, token)
             lifetime = token.get("expires_in")
             return True, "a token was fetched" + (
                 f" (valid {lifetime} s)" if lifetime is not None else ""

@@ -460,3 +460,36 @@ def test_a_bad_key_is_named():
 
 def test_text_answer_helper_is_plain():
     assert text_answer("x").headers["Content-Type"].startswith("text/plain")
+
+
+def test_a_token_endpoint_that_redirects_is_refused(provider):
+    provider.server.routes["/oauth/moved"] = lambda seen: Answer(
+        307, b"", {"Location": provider.server.url("/oauth/token")}
+    )
+    oauth_connection(provider, token_url=provider.server.url("/oauth/moved"))
+    run = call_api(provider)
+    assert run.status == "failed"
+    assert run.error.startswith("connection 'idp': the token request failed")
+    assert provider.token_requests == [] and provider.api_requests == []
+
+
+def test_a_token_endpoint_that_is_down_is_a_passing_failure(provider):
+    busy = [text_answer("busy", 503)]
+    issue = provider.token
+    provider.server.routes["/oauth/token"] = lambda seen: busy.pop() if busy else issue(seen)
+    oauth_connection(provider)
+    run = run_flow(
+        [
+            {
+                "id": "call",
+                "card": "http.request",
+                "inputs": {"url": provider.server.url("/api/me"), "connection": "idp"},
+                "on_error": {"policy": "retry", "retries": 2, "backoff_seconds": 0.01},
+            }
+        ],
+        output="{{ call.body }}",
+    )
+    assert run.status == "succeeded", run.error
+    assert run.output == {"id": "svc", "token": "token-1"}
+    assert run.card_runs.get().attempts == 2
+    assert len(provider.token_requests) == 2

@@ -167,6 +167,13 @@ def test_the_test_action_reports_what_the_other_side_answered(admin_client):
         'wrong: failed: HTTP 401 from 127.0.0.1: {"ok": true}',
     ]
     assert all(SECRET not in message for message in messages)
+    oauth.refresh_from_db()
+    assert stored_connections.access_token(oauth) == "t-1"  # the test's token, cached
+    page = admin_client.get(reverse("admin:flows_connection_change", args=[oauth.pk]))
+    html = page.content.decode()
+    assert "cached until" in html
+    for hidden in ("t-1", SECRET, oauth.encrypted_secret, oauth.encrypted_access_token):
+        assert hidden not in html
 
 
 def test_a_viewer_may_not_test_or_change_connections(client):
