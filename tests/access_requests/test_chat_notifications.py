@@ -135,3 +135,11 @@ def test_kinds_without_a_chat_message_post_nothing(chat):
     _connection(chat, "all-slack", "/all", notify_every_request=True)
     assert chat_notifications.post("commented", {"entry_id": 1}) == 0
     assert chat.seen == []
+
+
+def test_a_request_type_offers_only_chat_connections(chat):
+    slack = _connection(chat, "slack", "/type")
+    make_connection("crm", kind="bearer", secret="t")
+    from apps.access_requests.admin import RequestTypeAdminForm
+
+    assert list(RequestTypeAdminForm().fields["chat_connection"].queryset) == [slack]

@@ -11,7 +11,7 @@ import json
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from apps.audit.models import SystemLogEvent
@@ -493,3 +493,14 @@ def test_a_token_endpoint_that_is_down_is_a_passing_failure(provider):
     assert run.output == {"id": "svc", "token": "token-1"}
     assert run.card_runs.get().attempts == 2
     assert len(provider.token_requests) == 2
+
+
+def test_rotating_without_the_old_key_stops_and_says_so(settings):
+    settings.CONNECTIONS_ENCRYPTION_KEYS = [OLD_KEY]
+    connection = make_connection("crm", secret="kept")
+    settings.CONNECTIONS_ENCRYPTION_KEYS = [NEW_KEY]
+    with pytest.raises(CommandError, match="keep every old key listed until this succeeds"):
+        call_command("rotate_connection_keys")
+    settings.CONNECTIONS_ENCRYPTION_KEYS = [OLD_KEY]
+    connection.refresh_from_db()
+    assert stored_connections.secret_of(connection) == "kept"
