@@ -858,9 +858,6 @@ def card_reference(request):
     return TemplateResponse(request, "admin/flows/card_reference.html", context)
 
 
-__all__ = ["FlowAdmin", "FlowRunAdmin", "FlowTableAdmin", "card_reference"]
-
-
 # --- Stored connections ---------------------------------------------------------------------
 
 MAX_CONNECTIONS_TESTED = 10
@@ -960,3 +957,6 @@ class ConnectionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+__all__ = ["ConnectionAdmin", "FlowAdmin", "FlowRunAdmin", "FlowTableAdmin", "card_reference"]

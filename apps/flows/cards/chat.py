@@ -141,5 +141,10 @@ def post_message(
     ],
 )
 def post(context, *, connection, text, title):
-    """Posts a message to a Slack or Microsoft Teams channel through an incoming webhook."""
+    """Posts a message to a Slack or Microsoft Teams channel through an incoming webhook.
+
+    `connection` names a Slack or Teams webhook connection (its URL is kept secret). Slack gets
+    the text as mrkdwn under the title as a header; Teams an Adaptive Card with the title in
+    bold. A 429 or 5xx answer is a passing failure (a retry policy applies); posting twice
+    posts twice, so a run lost while posting is failed rather than run again."""
     return post_message(connection, text=text, title=title or "")

@@ -347,7 +347,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
     idempotent=lambda inputs: (inputs.get("method") or "GET").strip().upper() in SAFE_METHODS,
 )
 def request(context, *, method, url, headers, query, body, timeout, connection, follow_redirects):
-    """Calls an HTTP API and gives its status, headers and body (JSON parsed)."""
+    """Calls an HTTP API and gives its status, headers and body (JSON parsed).
+
+    `connection` names a stored connection (admin: Flows → Connections) whose credentials go
+    with the call: an OAuth 2.0 client-credentials token (fetched once, reused until it
+    expires, fetched again and the call sent once more after a 401), basic, bearer, or a custom
+    header such as an API key. Private, loopback and link-local addresses are refused unless
+    the connection lists the host among its allowed private hosts."""
     method = (method or "GET").strip().upper()
     if method not in METHODS:
         raise CardError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
