@@ -143,3 +143,9 @@ def test_a_request_type_offers_only_chat_connections(chat):
     from apps.access_requests.admin import RequestTypeAdminForm
 
     assert list(RequestTypeAdminForm().fields["chat_connection"].queryset) == [slack]
+
+
+def test_without_chat_connections_a_notification_costs_one_query(django_assert_num_queries, chat):
+    make_connection("crm", kind="bearer", secret="t")
+    with django_assert_num_queries(1):
+        assert chat_notifications.post("status_changed", {"request_id": 1}) == 0
