@@ -876,7 +876,7 @@ def test_connections(modeladmin, request, queryset):
         )
         return
     for connection in chosen:
-        worked, answer = stored_connections.test_connection(connection)
+        worked, answer = stored_connections.try_connection(connection)
         modeladmin.message_user(
             request,
             f"{connection.name}: {'works' if worked else 'failed'}: {answer}",

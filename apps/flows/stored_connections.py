@@ -198,7 +198,7 @@ def fetch_token(connection: Connection) -> dict[str, Any]:
 # --- The admin's "test connection" ----------------------------------------------------------
 
 
-def test_connection(connection: Connection) -> tuple[bool, str]:
+def try_connection(connection: Connection) -> tuple[bool, str]:
     """Try the connection; whether it worked and what the other side answered."""
     from apps.flows.cards import chat, http  # the cards import this module's caller side
 

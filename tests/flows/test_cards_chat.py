@@ -146,7 +146,7 @@ def test_the_card_and_the_http_card_keep_to_their_own_kinds(chat):
 
 def test_the_admin_test_posts_a_test_message(chat):
     connection = stored_connections.usable("security-teams")
-    assert stored_connections.test_connection(connection) == (
+    assert stored_connections.try_connection(connection) == (
         True,
         "HTTP 200: the test message was posted",
     )
