@@ -19,6 +19,8 @@ from oauthlib.oauth2 import BackendApplicationClient, InsecureTransportError, OA
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from apps.flows.cards import chat as chat_card
+from apps.flows.cards import http as http_card
 from apps.flows.cards.http import check_destination, guard_session
 from apps.flows.connections import ResolvedConnection, host_key
 from apps.flows.encryption import EncryptionNotConfigured, SecretUnreadable, decrypt, encrypt
@@ -200,15 +202,13 @@ def fetch_token(connection: Connection) -> dict[str, Any]:
 
 def try_connection(connection: Connection) -> tuple[bool, str]:
     """Try the connection; whether it worked and what the other side answered."""
-    from apps.flows.cards import chat, http  # the cards import this module's caller side
-
     try:
         if connection.test_url:
             if connection.is_chat:
                 raise CardError(
                     "a chat webhook is tested by posting to it: leave the test URL empty"
                 )
-            answer = http.request(
+            answer = http_card.request(
                 None,
                 method="GET",
                 url=connection.test_url,
@@ -230,7 +230,7 @@ def try_connection(connection: Connection) -> tuple[bool, str]:
                 f" (valid {lifetime} s)" if lifetime is not None else ""
             )
         if connection.is_chat:
-            answer = chat.post_message(
+            answer = chat_card.post_message(
                 connection.name, text="Gatehouse: testing this connection.", title=""
             )
             return True, f"HTTP {answer['status']}: the test message was posted"
