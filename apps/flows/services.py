@@ -569,7 +569,7 @@ def _clean_connection(
             key = host_key(host)
             if not key:
                 continue
-            if any(c in key for c in "/ ?#@") or key.count(":") == 1:
+            if any(c in key for c in "/ ?#@[]") or key.count(":") == 1:
                 errors.setdefault("allowed_private_hosts", []).append(
                     f"{host!r}: a host name or address only (no scheme, port or path)."
                 )

@@ -343,6 +343,14 @@ def test_each_kind_needs_its_own_fields_and_a_secret():
             actor=None, name="b", kind="bearer", secret="v", allowed_private_hosts=["http://x/"]
         )
     assert "allowed_private_hosts" in refused.value.message_dict
+    for bad in ("10.0.0.5:8080", "[::1]:8080", "user@host"):
+        with pytest.raises(ValidationError) as refused:
+            services.connection_create(
+                actor=None, name="b", kind="bearer", secret="v", allowed_private_hosts=[bad]
+            )
+        assert "allowed_private_hosts" in refused.value.message_dict
+    listed = make_connection("ipv6", allowed_private_hosts=["[::1]", "Vault.Internal", "::1"])
+    assert listed.allowed_private_hosts == ["::1", "vault.internal"]
     with pytest.raises(ValidationError) as refused:
         services.connection_create(actor=None, name="s", kind="slack_webhook", secret="nope")
     assert refused.value.message_dict == {"secret": ["The webhook URL: an http(s) address."]}
@@ -350,7 +358,7 @@ def test_each_kind_needs_its_own_fields_and_a_secret():
     with pytest.raises(ValidationError) as refused:
         make_connection("crm")
     assert "name" in refused.value.message_dict
-    assert Connection.objects.count() == 1
+    assert Connection.objects.count() == 2  # crm and ipv6
 
 
 def test_an_update_without_a_secret_keeps_it_and_a_new_kind_needs_one():
