@@ -152,3 +152,12 @@ def free_type_name(name: str) -> str:
         number += 1
         candidate = f"{name} ({number})"
     return candidate
+
+
+def make_connection(name: str = "crm", *, kind: str = "bearer", secret: str = "s3cret", **fields):
+    """A stored connection, through the service (its secret must be encrypted)."""
+    from apps.flows import services as flow_services
+
+    return flow_services.connection_create(
+        actor=None, name=name, kind=kind, secret=secret, **fields
+    )

@@ -59,6 +59,9 @@ def objects(admin_user):
         "flow": flow.pk,
         "user": requester.pk,
         "group": GroupFactory().pk,
+        "connection": flows.connection_create(
+            actor=admin_user, name="crm", kind="bearer", secret="s3cret"
+        ).pk,
     }
 
 
@@ -96,6 +99,20 @@ CASES = [
         ["expires_at"],
     ),
     ("post", "/api/v1/groups/{group}/holders/", {"user": "x"}, ["user"]),
+    ("post", "/api/v1/connections/", ["x"], ["non_field_errors"]),
+    (
+        "post",
+        "/api/v1/connections/",
+        {"name": "x", "kind": "bearer", "secret": {"a": 1}},
+        ["secret"],
+    ),
+    (
+        "patch",
+        "/api/v1/connections/{connection}/",
+        {"allowed_private_hosts": [{"a": 1}]},
+        ["allowed_private_hosts"],
+    ),
+    ("patch", "/api/v1/connections/{connection}/", {"token_url": "nope"}, ["token_url"]),
     ("get", "/api/v1/system-log/?since=2020-13-45T99:00", None, ["since"]),
     ("get", "/api/v1/requests/?status=bogus", None, ["status"]),
     ("get", "/api/v1/approvals/?status=bogus", None, ["status"]),

@@ -132,6 +132,16 @@ API = [
     ("PATCH",  "/api/v1/flows/{flow}/", {"name": "x"},              (401, 405, 405, 405, 405, 405, 405, 405, 405)),
     ("GET",    "/api/v1/flow-runs/", None,                          (404, 404, 404, 404, 404, 404, 404, 404, 404)),
     ("GET",    "/api/v1/flow-runs/{run}/", None,                    (401, 404, 404, 404, 404, 404, 200, 200, 200)),
+    # --- stored connections: model permissions, as in the admin
+    ("GET",    "/api/v1/connections/", None,                        (401, 403, 403, 403, 403, 403, 200, 200, 200)),
+    ("GET",    "/api/v1/connections/{connection}/", None,           (401, 403, 403, 403, 403, 403, 200, 200, 200)),
+    ("POST",   "/api/v1/connections/", {"name": "x", "kind": "bearer", "secret": "s"},
+                                                                    (401, 403, 403, 403, 403, 403, 403, 403, 201)),
+    ("PATCH",  "/api/v1/connections/{connection}/", {"description": "x"},
+                                                                    (401, 403, 403, 403, 403, 403, 403, 200, 200)),
+    ("PUT",    "/api/v1/connections/{connection}/", {"description": "x"},
+                                                                    (401, 403, 403, 403, 403, 403, 403, 405, 405)),
+    ("DELETE", "/api/v1/connections/{connection}/", None,           (401, 403, 403, 403, 403, 403, 403, 403, 204)),
     # --- API tokens: each person lists and revokes their own ({api_token} is the requester's)
     ("GET",    "/api/v1/auth/tokens/", None,                        (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST",   "/api/v1/auth/tokens/", {"name": "x"},               (401, 405, 405, 405, 405, 405, 405, 405, 405)),
@@ -277,6 +287,9 @@ def _build() -> World:
         "free_task": free_task.pk,
         "flow": flow.pk,
         "run": run.pk,
+        "connection": flow_services.connection_create(
+            actor=None, name="crm", kind="bearer", secret="s3cret"
+        ).pk,
         "delegation": delegation.pk,
         "api_token": directory_services.api_token_issue(
             user=people["requester"], actor=people["requester"], name="CLI"

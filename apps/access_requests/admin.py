@@ -79,6 +79,7 @@ class RequestTypeAdminForm(forms.ModelForm):
             *RESOURCE_FIELDS,
             "inactivity_days",
             "deny_reason_required",
+            "chat_connection",
         )
 
     def clean(self):
@@ -369,6 +370,7 @@ class RequestTypeAdmin(admin.ModelAdmin):
             },
         ),
         ("Decisions and expiry", {"fields": ("deny_reason_required", "inactivity_days")}),
+        ("Chat", {"fields": ("chat_connection",)}),
         ("Version", {"fields": ("version", "created_at", "updated_at")}),
     )
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.core.statemachine import Lifecycle
 from apps.core.validation import ConstraintErrorsOnFields
+from apps.flows.models import CHAT_CONNECTION_KINDS
 
 USER = settings.AUTH_USER_MODEL
 
@@ -100,6 +101,16 @@ class RequestType(ConstraintErrorsOnFields, models.Model):
         default=True,
         help_text="Approvers must say why they deny; the requester reads it on the timeline "
         "and in the denial e-mail.",
+    )
+    chat_connection = models.ForeignKey(
+        "flows.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="request_types",
+        limit_choices_to={"kind__in": CHAT_CONNECTION_KINDS},
+        help_text="A Slack or Teams webhook connection that also hears of this type's requests "
+        "(new approval, decided, closed, task assigned), as well as the e-mails.",
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

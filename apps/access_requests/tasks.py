@@ -1,10 +1,12 @@
-"""Queue work for access requests: e-mail, and the recurring jobs."""
+"""Queue work for access requests: e-mail and chat notifications, and the recurring jobs."""
 
-from apps.access_requests import notifications, services
+from apps.access_requests import chat_notifications, notifications, services
 
 
 def send_notification(kind: str, ids: dict) -> int:
-    """Send the e-mails of one notification (queued after commit)."""
+    """Post one notification to the chat connections that hear of it, then send its e-mails
+    (queued after commit)."""
+    chat_notifications.post(kind, ids)
     return notifications.send(kind, ids)
 
 

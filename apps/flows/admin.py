@@ -27,11 +27,12 @@ from django.utils.safestring import mark_safe
 
 from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
-from apps.flows import registry, services, transfer
+from apps.flows import registry, services, stored_connections, transfer
 from apps.flows.errors import CardError
-from apps.flows.forms import FlowAdminForm, ImportFlowsForm, RunFlowForm
+from apps.flows.forms import ConnectionAdminForm, FlowAdminForm, ImportFlowsForm, RunFlowForm
 from apps.flows.models import (
     CardRun,
+    Connection,
     Flow,
     FlowKind,
     FlowRun,
@@ -858,4 +859,105 @@ def card_reference(request):
     return TemplateResponse(request, "admin/flows/card_reference.html", context)
 
 
-__all__ = ["FlowAdmin", "FlowRunAdmin", "FlowTableAdmin", "card_reference"]
+# --- Stored connections ---------------------------------------------------------------------
+
+MAX_CONNECTIONS_TESTED = 10
+
+
+@admin.action(description="Test selected connections", permissions=("change",))
+def test_connections(modeladmin, request, queryset):
+    """Call each connection's test URL (or fetch an OAuth 2.0 token, or post a test message to
+    a chat webhook) and report what the other side answered."""
+    chosen = list(queryset.order_by("name")[: MAX_CONNECTIONS_TESTED + 1])
+    if len(chosen) > MAX_CONNECTIONS_TESTED:
+        modeladmin.message_user(
+            request,
+            f"Test at most {MAX_CONNECTIONS_TESTED} connections at a time.",
+            messages.WARNING,
+        )
+        return
+    for connection in chosen:
+        worked, answer = stored_connections.try_connection(connection)
+        modeladmin.message_user(
+            request,
+            f"{connection.name}: {'works' if worked else 'failed'}: {answer}",
+            messages.SUCCESS if worked else messages.ERROR,
+        )
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    """Stored connections, saved and deleted through the services. The secret is write-only:
+    the change page shows whether one is stored, never its value (nor the cached token)."""
+
+    form = ConnectionAdminForm
+    list_display = ("name", "kind", "enabled", "secret_status", "token_status", "updated_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "description")
+    readonly_fields = ("secret_status", "token_status", "created_at", "updated_at")
+    filter_horizontal = ("notify_teams",)
+    actions = (test_connections,)
+    fieldsets = (
+        (None, {"fields": ("name", "description", "kind", "enabled")}),
+        ("Secret", {"fields": ("secret", "secret_status")}),
+        (
+            "OAuth 2.0 client credentials",
+            {"fields": ("token_url", "client_id", "scope", "token_status")},
+        ),
+        ("Basic and custom header", {"fields": ("username", "header_name")}),
+        ("Calls", {"fields": ("test_url", "allowed_private_hosts")}),
+        ("Request events (chat webhooks)", {"fields": ("notify_every_request", "notify_teams")}),
+        (None, {"fields": ("created_at", "updated_at")}),
+    )
+
+    @admin.display(description="Secret")
+    def secret_status(self, obj):
+        return "stored (hidden)" if obj.pk and obj.has_secret else "none"
+
+    @admin.display(description="Access token")
+    def token_status(self, obj):
+        if obj.kind != "oauth2_client_credentials" or not obj.encrypted_access_token:
+            return "-"
+        if obj.access_token_expires_at is None:
+            return "cached (no expiry given)"
+        return f"cached until {timezone.localtime(obj.access_token_expires_at):%Y-%m-%d %H:%M:%S}"
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        values = {name: data[name] for name in services.CONNECTION_FIELDS if name in data}
+        secret = data.get("secret") or ""
+        teams = list(data.get("notify_teams") or [])
+        if change:
+            changed = {name: values[name] for name in values if name in form.changed_data}
+            saved = services.connection_update(
+                connection=obj,
+                actor=request.user,
+                secret=secret or None,
+                notify_teams=teams if "notify_teams" in form.changed_data else None,
+                **changed,
+            )
+        else:
+            saved = services.connection_create(
+                actor=request.user,
+                name=values.pop("name"),
+                kind=values.pop("kind"),
+                secret=secret,
+                notify_teams=teams,
+                **values,
+            )
+        copy_saved_fields(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        """The teams were saved by the service with the rest."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change)
+
+    def delete_model(self, request, obj):
+        services.connection_delete(connection=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+__all__ = ["ConnectionAdmin", "FlowAdmin", "FlowRunAdmin", "FlowTableAdmin", "card_reference"]

@@ -1,10 +1,12 @@
-"""API routes of the flow engine: flows to run, and runs with their history."""
+"""API routes of the flow engine: flows to run, runs with their history, stored connections."""
 
 from rest_framework.routers import SimpleRouter
 
 from apps.flows.api import FlowRunViewSet, FlowViewSet
+from apps.flows.connections_api import ConnectionViewSet
 
 router = SimpleRouter()
 router.register("flows", FlowViewSet, basename="flow")
 router.register("flow-runs", FlowRunViewSet, basename="flow-run")
+router.register("connections", ConnectionViewSet, basename="connection")
 urlpatterns = router.urls

@@ -10,7 +10,10 @@ class FlowsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import schedules
-        from apps.flows import cards, events, run_actor  # noqa: F401  (cards, events, receiver)
+        from apps.flows import cards, events, run_actor, stored_connections  # noqa: F401  (cards, events, receiver)
+        from apps.flows.connections import register_connection_resolver
+
+        register_connection_resolver(stored_connections.resolve)
 
         schedules.register(
             schedules.Recurring(

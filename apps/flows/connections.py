@@ -1,32 +1,46 @@
 """Stored connections for outbound calls, seen from the cards: a name in, credentials out.
 
-The stored-connection model (OAuth 2.0 client credentials, basic, bearer, custom header, with
-secrets encrypted at rest) registers one resolver here when it arrives; until then, a card that
-names a connection fails with "connections are not configured". Cards never read connection
-rows themselves, so the HTTP card does not change when the model does.
-
-A resolver takes a connection name and returns `(auth, extra_headers, allow_private)`, or None
-when there is no such connection:
-
-- `auth`: a `requests.auth.AuthBase` (an OAuth2 session's auth, HTTPBasicAuth...) or None;
-- `extra_headers`: headers sent with every request through the connection (they win over the
-  card's own headers of the same name);
-- `allow_private`: whether the connection may reach private, loopback and link-local addresses.
-
-It may raise CardError itself (a disabled connection, a token endpoint that refuses).
+The stored-connection model (`apps.flows.stored_connections`) registers the resolver at start
+up; cards never read connection rows themselves, so the HTTP card does not change when the
+model does. A resolver takes a connection name and returns a `ResolvedConnection`, or None when
+there is no such connection; it may raise CardError itself (a disabled connection, a token
+endpoint that refuses).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from requests.auth import AuthBase
 
 from apps.flows.errors import CardError
 
-ResolvedConnection = tuple[AuthBase | None, dict[str, str], bool]
-ConnectionResolver = Callable[[str], tuple[AuthBase | None, Mapping[str, Any], bool] | None]
+
+@dataclass(frozen=True)
+class ResolvedConnection:
+    """What a call through a connection carries.
+
+    - `auth`: a `requests.auth.AuthBase` (basic, an OAuth 2.0 bearer token...) or None;
+    - `headers`: headers sent with every request (they win over the card's own of that name);
+    - `allowed_private_hosts`: host names (lower case) on private, loopback or link-local
+      addresses this connection may call; every other host stays public-only;
+    - `refresh`: for credentials that can be renewed (an OAuth 2.0 token), a function giving
+      fresh `auth`, called once after a 401; None for fixed credentials.
+    """
+
+    auth: AuthBase | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    allowed_private_hosts: frozenset[str] = frozenset()
+    refresh: Callable[[], AuthBase | None] | None = None
+
+
+def host_key(host: str) -> str:
+    """A host as `allowed_private_hosts` lists it: lower case, IPv6 without brackets."""
+    return host.strip().lower().strip("[]")
+
+
+ConnectionResolver = Callable[[str], ResolvedConnection | None]
 
 _resolver: ConnectionResolver | None = None
 
@@ -39,15 +53,10 @@ def register_connection_resolver(func: ConnectionResolver | None) -> ConnectionR
 
 
 def resolve_connection(name: str) -> ResolvedConnection:
-    """`(auth, extra_headers, allow_private)` of the connection `name`, or CardError."""
+    """The connection `name`, ready to call through, or CardError."""
     if _resolver is None:
         raise CardError("connections are not configured")
     resolved = _resolver(name)
     if resolved is None:
         raise CardError(f"no connection named '{name}'")
-    auth, headers, allow_private = resolved
-    return (
-        auth,
-        {str(key): str(value) for key, value in (headers or {}).items()},
-        bool(allow_private),
-    )
+    return resolved

@@ -37,3 +37,18 @@ RUN_QUEUED = register(
     },
 )
 RUN_CANCELED = register("flows.run.canceled", "A queued or running flow run was canceled.", {})
+_CONNECTION_CHANGE = {
+    "old": "before (the secret shown only as set or not, never its value)",
+    "new": "after (likewise)",
+}
+CONNECTION_CREATED = register(
+    "flows.connection.created", "An admin stored a connection.", _CONNECTION_CHANGE
+)
+CONNECTION_UPDATED = register(
+    "flows.connection.updated",
+    'A stored connection\'s settings or secret changed (a new secret shows as "changed").',
+    _CONNECTION_CHANGE,
+)
+CONNECTION_DELETED = register(
+    "flows.connection.deleted", "A stored connection was deleted.", _CONNECTION_CHANGE
+)

@@ -8,7 +8,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from apps.flows.models import Flow, InputType
+from apps.flows import services
+from apps.flows.models import Connection, Flow, InputType
 from apps.flows.validation import validate_definition
 
 EMPTY_DEFINITION: dict[str, Any] = {"inputs": [], "cards": []}
@@ -160,3 +161,64 @@ class RunFlowForm(forms.Form):
             return
         for name, messages in error.message_dict.items():
             self.add_error(name if name in self.fields else None, messages)
+
+
+class HostListField(forms.CharField):
+    """Host names, one per line or separated by commas, as a list."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [host.strip() for host in text.replace(",", "\n").splitlines() if host.strip()]
+
+
+class ConnectionAdminForm(forms.ModelForm):
+    """A stored connection. The secret is write-only: never shown, kept when left blank."""
+
+    secret = forms.CharField(
+        required=False,
+        strip=True,
+        max_length=4000,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="The client secret, password, token, API key or webhook URL. Never shown "
+        "again; leave blank to keep the stored one.",
+    )
+    token_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=Connection._meta.get_field("token_url").help_text,
+    )
+    test_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=Connection._meta.get_field("test_url").help_text,
+    )
+    allowed_private_hosts = HostListField(
+        required=False,
+        help_text="Hosts on private, loopback or link-local addresses this connection may "
+        "call, one per line (e.g. vault.internal). Every other private address stays refused.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = (*services.CONNECTION_FIELDS, "notify_teams")
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            services.connection_check(
+                connection=self.instance,
+                secret=self.cleaned_data.get("secret") or None,
+                kind_changed=bool(self.instance.pk) and "kind" in self.changed_data,
+                notify_teams=list(self.cleaned_data.get("notify_teams") or []),
+            )
+        except ValidationError as error:
+            self._update_errors(error)

@@ -271,10 +271,107 @@ class FlowTableRow(models.Model):
         return f"{self.table} row {self.pk}"
 
 
+class ConnectionKind(models.TextChoices):
+    OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials", "OAuth 2.0 client credentials"
+    BASIC = "basic", "Basic (user name and password)"
+    BEARER = "bearer", "Bearer token"
+    HEADER = "header", "Custom header (API key)"
+    SLACK_WEBHOOK = "slack_webhook", "Slack incoming webhook"
+    TEAMS_WEBHOOK = "teams_webhook", "Microsoft Teams incoming webhook"
+
+
+CHAT_CONNECTION_KINDS = (ConnectionKind.SLACK_WEBHOOK, ConnectionKind.TEAMS_WEBHOOK)
+
+# What the one secret of each kind is, for forms and messages.
+SECRET_MEANING = {
+    ConnectionKind.OAUTH2_CLIENT_CREDENTIALS: "the client secret",
+    ConnectionKind.BASIC: "the password",
+    ConnectionKind.BEARER: "the token",
+    ConnectionKind.HEADER: "the header's value (the API key)",
+    ConnectionKind.SLACK_WEBHOOK: "the webhook URL",
+    ConnectionKind.TEAMS_WEBHOOK: "the webhook URL",
+}
+
+
+class Connection(ConstraintErrorsOnFields, models.Model):
+    """Stored credentials that cards use by name: the HTTP card (OAuth 2.0 client credentials,
+    basic, bearer, a custom header) and the chat card (Slack and Teams incoming webhooks).
+
+    The one secret of each kind (client secret, password, token, API key, webhook URL) and the
+    cached OAuth 2.0 access token are kept encrypted (apps.flows.encryption) and never shown.
+    """
+
+    constraint_fields = {"flows_connection_name_unique": "name"}
+
+    name = models.CharField(max_length=100, help_text="What flows call it by, e.g. crm.")
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=32, choices=ConnectionKind.choices)
+    enabled = models.BooleanField(default=True)
+    token_url = models.URLField(
+        max_length=500, blank=True, help_text="OAuth 2.0: the token endpoint (https)."
+    )
+    client_id = models.CharField(max_length=255, blank=True, help_text="OAuth 2.0: client ID.")
+    scope = models.CharField(
+        max_length=500, blank=True, help_text="OAuth 2.0: scopes, separated by spaces."
+    )
+    username = models.CharField(max_length=255, blank=True, help_text="Basic: the user name.")
+    header_name = models.CharField(
+        max_length=100, blank=True, help_text="Custom header: its name, e.g. X-API-Key."
+    )
+    test_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text='Called with GET by the admin\'s "test connection" (OAuth 2.0: a token is '
+        "fetched when empty).",
+    )
+    allowed_private_hosts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Host names or addresses on private networks this connection may call, "
+        'e.g. ["vault.internal", "10.0.0.5"]. Others stay refused.',
+    )
+    notify_every_request = models.BooleanField(
+        default=False,
+        help_text="Chat webhooks: post every request's events here (new approval, decided, "
+        "closed, task assigned), as well as the e-mails.",
+    )
+    notify_teams = models.ManyToManyField(
+        "teams.Team",
+        blank=True,
+        related_name="chat_connections",
+        help_text="Chat webhooks: post the events of requests these teams handle.",
+    )
+    encrypted_secret = models.TextField(blank=True, editable=False)
+    encrypted_access_token = models.TextField(blank=True, editable=False)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="flows_connection_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_chat(self) -> bool:
+        return self.kind in CHAT_CONNECTION_KINDS
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.encrypted_secret)
+
+
 __all__ = [
+    "CHAT_CONNECTION_KINDS",
     "DELEGATED_INPUT_TYPES",
     "RUN_LIFECYCLE",
     "CardRun",
+    "Connection",
+    "ConnectionKind",
     "Flow",
     "FlowKind",
     "FlowRun",

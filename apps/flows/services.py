@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -17,12 +20,17 @@ from django_q.tasks import async_task
 from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
-from apps.flows import events, types
+from apps.flows import encryption, events, types
+from apps.flows.connections import host_key
 from apps.flows.engine import CardFailed, Execution, Limits, RunLost, _redacted
 from apps.flows.errors import CardError, FlowLimitExceeded
 from apps.flows.models import (
+    CHAT_CONNECTION_KINDS,
     RUN_LIFECYCLE,
+    SECRET_MEANING,
     CardRun,
+    Connection,
+    ConnectionKind,
     Flow,
     FlowKind,
     FlowRun,
@@ -504,3 +512,215 @@ def _json_safe(value):
     from apps.flows.engine import _plain
 
     return _plain(value) if value is not None else None
+
+
+# --- Stored connections ---------------------------------------------------------------------
+
+CONNECTION_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "enabled",
+    "token_url",
+    "client_id",
+    "scope",
+    "username",
+    "header_name",
+    "test_url",
+    "allowed_private_hosts",
+    "notify_every_request",
+)
+# Changing one of these (or the secret) makes a cached OAuth 2.0 token meaningless.
+_TOKEN_FIELDS = frozenset({"kind", "token_url", "client_id", "scope"})
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+SECRET_SHOWN = "********"
+
+
+def _connection_state(connection: Connection) -> dict[str, Any]:
+    """What an event shows of a connection: its settings, and of its secret only whether one
+    is set."""
+    state = {field: getattr(connection, field) for field in CONNECTION_FIELDS}
+    state["notify_teams"] = (
+        sorted(connection.notify_teams.values_list("pk", flat=True)) if connection.pk else []
+    )
+    state["secret"] = SECRET_SHOWN if connection.encrypted_secret else ""
+    return state
+
+
+def _clean_connection(
+    connection: Connection, *, secret: str | None, notify_teams: list | None = None
+) -> None:
+    """Field errors of a connection about to be saved (`secret`: the new one, if any;
+    `notify_teams`: the teams it will post for, when they change)."""
+    errors: dict[str, list[str]] = {}
+    if connection.kind not in CHAT_CONNECTION_KINDS:
+        if connection.notify_every_request:
+            errors["notify_every_request"] = ["Only a chat webhook posts request events."]
+        if notify_teams:
+            errors["notify_teams"] = ["Only a chat webhook posts request events."]
+    hosts = connection.allowed_private_hosts
+    if hosts in (None, ""):
+        hosts = []
+    if not isinstance(hosts, list) or not all(isinstance(host, str) for host in hosts):
+        errors.setdefault("allowed_private_hosts", []).append("A list of host names.")
+    else:
+        cleaned = []
+        for host in hosts:
+            key = host_key(host)
+            if not key:
+                continue
+            if any(c in key for c in "/ ?#@[]") or key.count(":") == 1:
+                errors.setdefault("allowed_private_hosts", []).append(
+                    f"{host!r}: a host name or address only (no scheme, port or path)."
+                )
+            cleaned.append(key)
+        connection.allowed_private_hosts = sorted(set(cleaned))
+    kind = connection.kind
+    required = {
+        ConnectionKind.OAUTH2_CLIENT_CREDENTIALS: ("token_url", "client_id"),
+        ConnectionKind.BASIC: ("username",),
+        ConnectionKind.HEADER: ("header_name",),
+    }.get(kind, ())
+    for field in required:
+        if not str(getattr(connection, field) or "").strip():
+            errors.setdefault(field, []).append("Required for this kind of connection.")
+    if (
+        kind == ConnectionKind.HEADER
+        and connection.header_name
+        and not _HEADER_NAME.match(connection.header_name)
+    ):
+        errors.setdefault("header_name", []).append("Not a valid HTTP header name.")
+    if secret is not None and "\n" in secret:
+        errors.setdefault("secret", []).append("A secret is one line.")
+    if secret is not None and kind in CHAT_CONNECTION_KINDS:
+        parts = urlsplit(secret.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.setdefault("secret", []).append("The webhook URL: an http(s) address.")
+    if not connection.encrypted_secret and not secret:
+        errors.setdefault("secret", []).append(
+            f"Required: {SECRET_MEANING.get(kind, 'the secret')}."
+        )
+    try:
+        connection.full_clean(exclude=["encrypted_secret", "encrypted_access_token"])
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def connection_check(
+    *, connection: Connection, secret: str | None, kind_changed: bool, notify_teams=None
+) -> None:
+    """The errors saving `connection` (an unsaved copy of the edited row) would give, for
+    forms that show them before saving."""
+    candidate = copy.copy(connection)
+    if kind_changed and not secret:
+        candidate.encrypted_secret = ""
+    _clean_connection(candidate, secret=secret or None, notify_teams=notify_teams)
+
+
+def _set_secret(connection: Connection, secret: str) -> None:
+    try:
+        connection.encrypted_secret = encryption.encrypt(secret.strip())
+    except encryption.EncryptionNotConfigured as error:
+        raise ValidationError({"secret": [str(error)]}) from None
+
+
+@transaction.atomic
+def connection_create(
+    *, actor, name: str, kind: str, secret: str, notify_teams=None, **fields
+) -> Connection:
+    """Store a connection; `secret` is encrypted before it is written."""
+    unknown = set(fields) - set(CONNECTION_FIELDS)
+    if unknown:
+        raise ValidationError({field: "Unknown connection field." for field in sorted(unknown)})
+    connection = Connection(name=name, kind=kind, **fields)
+    notify_teams = list(notify_teams or [])
+    _clean_connection(connection, secret=secret or None, notify_teams=notify_teams)
+    _set_secret(connection, secret)
+    connection.save()
+    connection.notify_teams.set(notify_teams)
+    emit(
+        events.CONNECTION_CREATED,
+        actor=actor,
+        target=connection,
+        data={"old": None, "new": _connection_state(connection)},
+    )
+    return connection
+
+
+@transaction.atomic
+def connection_update(
+    *, connection: Connection, actor, secret: str | None = None, notify_teams=None, **changes
+) -> Connection:
+    """Change a connection's settings; a non-empty `secret` replaces the stored one (empty or
+    None keeps it), `notify_teams` (when given) replaces the teams it posts for. Changing the
+    kind needs a new secret: the old one meant something else."""
+    unknown = set(changes) - set(CONNECTION_FIELDS)
+    if unknown:
+        raise ValidationError({field: "Unknown connection field." for field in sorted(unknown)})
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    old = _connection_state(connection)
+    for field, value in changes.items():
+        setattr(connection, field, value)
+    secret = secret or None
+    if "kind" in changes and changes["kind"] != old["kind"] and secret is None:
+        connection.encrypted_secret = ""  # so that a new one is required below
+    teams = list(notify_teams) if notify_teams is not None else list(connection.notify_teams.all())
+    _clean_connection(connection, secret=secret, notify_teams=teams)
+    if secret is not None:
+        _set_secret(connection, secret)
+    new = _connection_state(connection)
+    if notify_teams is not None:
+        new["notify_teams"] = sorted(team.pk for team in teams)
+    changed = changed_fields(old, new)
+    if secret is not None:
+        new["secret"] = "changed"
+        changed = [*changed, "secret"] if "secret" not in changed else changed
+    if not changed:
+        return connection
+    if secret is not None or _TOKEN_FIELDS & set(changed):
+        connection.encrypted_access_token = ""
+        connection.access_token_expires_at = None
+    connection.save()
+    if notify_teams is not None:
+        connection.notify_teams.set(teams)
+    emit(
+        events.CONNECTION_UPDATED,
+        actor=actor,
+        target=connection,
+        data=old_and_new(old, new, changed),
+    )
+    return connection
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection, actor) -> None:
+    """Delete a connection (flows naming it then fail with "no connection named ...")."""
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    old = _connection_state(connection)
+    emit(events.CONNECTION_DELETED, actor=actor, target=connection, data={"old": old, "new": None})
+    connection.delete()
+
+
+def connections_rotate_keys() -> int:
+    """Re-encrypt every stored secret and cached token under the first configured key; how
+    many connections were rewritten. Each row in its own short transaction."""
+    rewritten = 0
+    for pk in Connection.objects.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            connection = Connection.objects.select_for_update().get(pk=pk)
+            secret = encryption.rotate(connection.encrypted_secret)
+            token = connection.encrypted_access_token
+            try:
+                token = encryption.rotate(token)
+            except encryption.SecretUnreadable:
+                token = ""  # a cache: fetched again when needed
+            Connection.objects.filter(pk=pk).update(
+                encrypted_secret=secret,
+                encrypted_access_token=token,
+                access_token_expires_at=connection.access_token_expires_at if token else None,
+            )
+            rewritten += 1
+    return rewritten

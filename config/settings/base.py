@@ -236,6 +236,10 @@ FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS = env.bool("FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS"
 # max_cards, max_seconds, max_depth, max_payload_bytes, max_runs_per_root, max_claims, and
 # lease_seconds: a run whose worker died is taken up again (or failed) once its lease lapses.
 FLOWS_LIMITS = {"lease_seconds": env.float("FLOWS_LEASE_SECONDS", default=120.0)}
+# Keys encrypting stored connections' secrets (Fernet keys, comma-separated): the first
+# encrypts, every one decrypts, so a new key goes first and `rotate_connection_keys` re-encrypts
+# before the old one is dropped. Empty in development: a key is derived from SECRET_KEY.
+CONNECTIONS_ENCRYPTION_KEYS = env.list("CONNECTIONS_ENCRYPTION_KEYS", default=[])
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -27,3 +27,5 @@ SECURE_SSL_REDIRECT = False
 LOGGING["root"]["level"] = "WARNING"
 # The HTTP card tests call servers they start on 127.0.0.1.
 FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS = True
+# A fixed key for the tests' stored connections (DEBUG is off here, so none is derived).
+CONNECTIONS_ENCRYPTION_KEYS = ["gUyflF8J6hFRHsbeHYZqpy6z-gNjtLVuSPupYFEcOKI="]

@@ -16,6 +16,7 @@ from requests.auth import HTTPBasicAuth
 
 from apps.flows import connections
 from apps.flows.cards import http as http_card
+from apps.flows.connections import ResolvedConnection
 from tests.flows.cards_helpers import error, outputs, run_card
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +126,7 @@ def no_private_networks(settings):
 
 @pytest.fixture
 def resolver():
-    """Register a connection resolver for the test: `resolver[name] = (auth, headers, allow)`."""
+    """Register a connection resolver for the test: `resolver[name] = ResolvedConnection(...)`."""
     known: dict = {}
     previous = connections.register_connection_resolver(known.get)
     try:
@@ -424,8 +425,10 @@ def test_a_connection_adds_its_credentials_and_may_allow_private_networks(
     server.routes["/me"] = lambda seen: json_answer(
         {"auth": seen.headers.get("authorization"), "tenant": seen.headers.get("x-tenant")}
     )
-    resolver["lab"] = (HTTPBasicAuth("svc", "s3cret"), {"X-Tenant": "acme"}, True)
-    resolver["public-only"] = (None, {}, False)
+    resolver["lab"] = ResolvedConnection(
+        HTTPBasicAuth("svc", "s3cret"), {"X-Tenant": "acme"}, frozenset({"127.0.0.1"})
+    )
+    resolver["public-only"] = ResolvedConnection()
 
     result = outputs(
         "http.request",

@@ -1,6 +1,7 @@
 """Card families. Importing this package registers every card (done in FlowsConfig.ready)."""
 
 from apps.flows.cards import (
+    chat,  # noqa: F401
     control,  # noqa: F401
     dates,  # noqa: F401
     directory,  # noqa: F401

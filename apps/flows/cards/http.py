@@ -1,16 +1,17 @@
 """The HTTP card: call an API, directly or through a stored connection.
 
 Outbound calls refuse anything but http and https, and refuse private, loopback, link-local,
-multicast, reserved and other non-public addresses unless the connection allows them or the
-FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS setting does. The check is made twice: every address the
-host name resolves to is checked before the call (for a clear message), and the address the
-socket actually connected to is checked again (so a name that resolves differently the second
-time, DNS rebinding, does not slip through). Redirects are followed only to the same host, each
-hop checked again; a redirect elsewhere is handed back as the response. Proxies and .netrc from
-the environment are ignored.
+multicast, reserved and other non-public addresses unless the connection lists the host among
+its `allowed_private_hosts` or the FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS setting allows them all.
+The check is made twice: every address the host name resolves to is checked before the call
+(for a clear message), and the address the socket actually connected to is checked again (so a
+name that resolves differently the second time, DNS rebinding, does not slip through).
+Redirects are followed only to the same host, each hop checked again; a redirect elsewhere is
+handed back as the response. Proxies and .netrc from the environment are ignored.
 
 Timeouts, connection failures, HTTP 429 and 5xx are transient (the card's retry policy applies);
-other 4xx answers are final.
+other 4xx answers are final. A 401 through a connection whose credentials can be renewed (an
+OAuth 2.0 token) renews them and sends the request once more.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from apps.flows.connections import resolve_connection
+from apps.flows.connections import ResolvedConnection, host_key, resolve_connection
 from apps.flows.errors import CardError, TransientCardError
 from apps.flows.registry import Field, card
 from apps.flows.types import ANY, BOOLEAN, NUMBER, OBJECT, TEXT
@@ -86,8 +87,19 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def check_destination(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL that is not http(s), has no host, or reaches a non-public address."""
+def allow_private_for(host: str | None, allowed_hosts: frozenset[str] = frozenset()) -> bool:
+    """Whether calls to `host` may reach non-public addresses: the global switch, or a
+    connection that lists the host."""
+    if getattr(settings, "FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS", False):
+        return True
+    return bool(host) and host_key(host) in allowed_hosts
+
+
+def check_destination(
+    url: str, *, allow_private: bool = False, allowed_hosts: frozenset[str] = frozenset()
+) -> None:
+    """Refuse a URL that is not http(s), has no host, or reaches a non-public address (unless
+    `allow_private`, or the host is among `allowed_hosts`)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
@@ -101,7 +113,7 @@ def check_destination(url: str, *, allow_private: bool) -> None:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         raise CardError(f"the URL {url!r} has a bad port") from None
-    if allow_private:
+    if allow_private or allow_private_for(host, allowed_hosts):
         return
     for address in resolve(host, port):
         reason = blocked_reason(address)
@@ -158,13 +170,26 @@ class PublicOnlyAdapter(HTTPAdapter):
         }
 
 
-def _session(*, allow_private: bool) -> requests.Session:
-    session = requests.Session()
+def guard_session(
+    session: requests.Session,
+    *,
+    allow_private: bool = False,
+    allowed_hosts: frozenset[str] = frozenset(),
+) -> requests.Session:
+    """Make `session` refuse non-public peers, except for `allowed_hosts` (all when
+    `allow_private` or the global switch): also used for OAuth 2.0 token and webhook calls."""
     session.trust_env = False  # no proxies or .netrc credentials from the environment
     session.max_redirects = MAX_REDIRECTS
-    if not allow_private:
-        for scheme in SCHEMES:
-            session.mount(f"{scheme}://", PublicOnlyAdapter())
+    if allow_private or getattr(settings, "FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS", False):
+        return session
+    for scheme in SCHEMES:
+        session.mount(f"{scheme}://", PublicOnlyAdapter())
+        for host in allowed_hosts:
+            # requests picks the longest matching prefix: "host/" and "host:" (with a port),
+            # never a bare "host" prefix, which "host.evil.example" would match too.
+            shown = f"[{host}]" if ":" in host else host
+            session.mount(f"{scheme}://{shown}/", HTTPAdapter())
+            session.mount(f"{scheme}://{shown}:", HTTPAdapter())
     return session
 
 
@@ -322,19 +347,23 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
     idempotent=lambda inputs: (inputs.get("method") or "GET").strip().upper() in SAFE_METHODS,
 )
 def request(context, *, method, url, headers, query, body, timeout, connection, follow_redirects):
-    """Calls an HTTP API and gives its status, headers and body (JSON parsed)."""
+    """Calls an HTTP API and gives its status, headers and body (JSON parsed).
+
+    `connection` names a stored connection (admin: Flows → Connections) whose credentials go
+    with the call: an OAuth 2.0 client-credentials token (fetched once, reused until it
+    expires, fetched again and the call sent once more after a 401), basic, bearer, or a custom
+    header such as an API key. Private, loopback and link-local addresses are refused unless
+    the connection lists the host among its allowed private hosts."""
     method = (method or "GET").strip().upper()
     if method not in METHODS:
         raise CardError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
     timeout = DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
     if not 0 < timeout <= MAX_TIMEOUT_SECONDS:
         raise CardError(f"input 'timeout': between 0 and {MAX_TIMEOUT_SECONDS} seconds")
-    auth, connection_headers, allow_private = None, {}, False
-    if connection:
-        auth, connection_headers, allow_private = resolve_connection(connection)
-    allow_private = allow_private or getattr(settings, "FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS", False)
+    resolved = resolve_connection(connection) if connection else ResolvedConnection()
+    auth, refresh, allowed_hosts = resolved.auth, resolved.refresh, resolved.allowed_private_hosts
     sent_headers = {"User-Agent": USER_AGENT, **_text_values(headers, "headers")}
-    sent_headers.update(connection_headers)
+    sent_headers.update(resolved.headers)
     params: dict[str, Any] | None = _query(query)
     json_body, data = (body, None) if isinstance(body, (dict, list)) else (None, body)
     if isinstance(data, (bool, int, float)):
@@ -343,21 +372,27 @@ def request(context, *, method, url, headers, query, body, timeout, connection, 
         data = data.encode("utf-8")
 
     deadline = time.monotonic() + timeout
-    with _session(allow_private=allow_private) as session:
+    with guard_session(requests.Session(), allowed_hosts=allowed_hosts) as session:
         for _hop in range(MAX_REDIRECTS + 1):
-            check_destination(url, allow_private=allow_private)
-            response = _send(
-                session,
-                method,
-                url,
-                headers=sent_headers,
-                params=params,
-                json_body=json_body,
-                data=data,
-                auth=auth,
-                timeout=_remaining(deadline, timeout),
-                total=timeout,
-            )
+            check_destination(url, allowed_hosts=allowed_hosts)
+            for _attempt in range(2):
+                response = _send(
+                    session,
+                    method,
+                    url,
+                    headers=sent_headers,
+                    params=params,
+                    json_body=json_body,
+                    data=data,
+                    auth=auth,
+                    timeout=_remaining(deadline, timeout),
+                    total=timeout,
+                )
+                if response.status_code != 401 or refresh is None:
+                    break
+                # The server refused the credentials before doing anything: renew them once.
+                response.close()
+                auth, refresh = refresh(), None
             location = response.headers.get("Location")
             if not (follow_redirects is not False and response.is_redirect and location):
                 break
