@@ -9,8 +9,12 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows"
 
     def ready(self) -> None:
+        from apps.audit.subscribers import register_subscriber
         from apps.core import schedules
-        from apps.flows import cards, events, run_actor  # noqa: F401  (cards, events, receiver)
+        from apps.flows import cards, events, run_actor, scheduling  # noqa: F401  (receivers)
+        from apps.flows.subscriptions import wants
+
+        register_subscriber("apps.flows.services.start_event_flows", wants=wants)
 
         schedules.register(
             schedules.Recurring(
