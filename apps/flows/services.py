@@ -116,8 +116,18 @@ def _new_version(flow: Flow, definition, *, actor, note: str, restored=None) -> 
 
 
 @transaction.atomic
-def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
-    """Change a flow's name, description, folder, kind, switches or allowed teams."""
+def flow_update(
+    *,
+    flow: Flow,
+    actor,
+    allowed_teams=None,
+    definition: Mapping[str, Any] | None = None,
+    note: str = "",
+    **changes,
+) -> Flow:
+    """Change a flow's name, description, folder, kind, switches or allowed teams; with
+    `definition`, save it too (checked against the new kind: a kind and its trigger change
+    together)."""
     unknown = set(changes) - set(FLOW_FIELDS)
     if unknown:
         raise ValidationError({name: "Unknown flow field." for name in sorted(unknown)})
@@ -126,7 +136,9 @@ def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
     old_teams = sorted(flow.allowed_teams.values_list("pk", flat=True))
     for field, value in changes.items():
         setattr(flow, field, value)
-    if "kind" in changes and flow.current_version_id:
+    if definition is not None:
+        validate_definition(definition, kind=flow.kind)
+    elif "kind" in changes and flow.current_version_id:
         validate_definition(flow.current_version.definition, kind=flow.kind)
     flow.full_clean(exclude=["current_version"])
     flow.save()
@@ -138,8 +150,12 @@ def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
     changed = changed_fields(old, new)
     if changed:
         emit(events.FLOW_UPDATED, actor=actor, target=flow, data=old_and_new(old, new, changed))
-        if {"kind", "enabled"} & set(changed):
-            _triggers_changed(flow)
+    if definition is not None and (
+        not flow.current_version_id or flow.current_version.definition != definition
+    ):
+        _new_version(flow, definition, actor=actor, note=note)  # syncs the triggers
+    elif {"kind", "enabled"} & set(changed):
+        _triggers_changed(flow)
     return flow
 
 
