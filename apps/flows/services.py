@@ -300,7 +300,13 @@ def run_again(*, run: FlowRun, actor) -> FlowRun:
 
 
 def run_start_once(
-    *, flow: Flow, inputs: Mapping[str, Any], trigger: str, trigger_ref: str, idempotency_key: str
+    *,
+    flow: Flow,
+    inputs: Mapping[str, Any],
+    trigger: str,
+    trigger_ref: str,
+    idempotency_key: str,
+    parent: FlowRun | None = None,
 ) -> tuple[FlowRun, bool]:
     """Queue a run unless one with this key exists (an event or a schedule slot starts a flow
     once, however often its delivery is retried); returns (run, whether it is new).
@@ -318,6 +324,7 @@ def run_start_once(
                         trigger=trigger,
                         trigger_ref=trigger_ref,
                         idempotency_key=idempotency_key,
+                        parent=parent,
                     )
             except IntegrityError:  # a concurrent delivery created it first
                 existing = FlowRun.objects.get(flow=flow, idempotency_key=idempotency_key)
@@ -336,13 +343,18 @@ def _declared(flow: Flow, offered: Mapping[str, Any]) -> dict[str, Any]:
 
 def start_event_flows(event) -> int:
     """The system log's subscriber: start each enabled event flow listening to this event (its
-    types and filters) once. Returns how many runs it started now."""
+    types and filters) once. Returns how many runs it started now.
+
+    An event written by a flow run starts its flows under that run (same root, one level
+    deeper), so chains of flows answering each other's events stop at the nesting and
+    runs-per-root limits; and it never starts the flow whose run wrote it."""
     started = 0
     matching = subscriptions.subscribed_to(event.event_type)
     if not matching:
         return 0
     offered = triggers.event_inputs(event)
-    causing_runs = _runs_that_wrote(event)
+    causing_run = _run_that_wrote(event)
+    max_depth = Limits.from_settings().max_depth
     for subscription in matching:
         if not triggers.filters_pass(subscription.filters, offered):
             continue
@@ -350,8 +362,19 @@ def start_event_flows(event) -> int:
         flow = flow.first()
         if flow is None or not flow.enabled or flow.kind != FlowKind.EVENT:
             continue
-        if causing_runs and FlowRun.objects.filter(pk__in=causing_runs, flow=flow).exists():
-            continue  # an event a flow's own run wrote never starts that flow again (no loop)
+        if causing_run is not None:
+            if causing_run.flow_id == flow.pk:
+                continue
+            if causing_run.depth + 1 > max_depth:
+                logger.warning(
+                    "Event %s of run #%s did not start flow %s: flows started by each other's "
+                    "events are nested more than %s deep (limit)",
+                    event.uuid,
+                    causing_run.pk,
+                    flow,
+                    max_depth,
+                )
+                continue
         try:
             _, created = run_start_once(
                 flow=flow,
@@ -359,6 +382,7 @@ def start_event_flows(event) -> int:
                 trigger=Trigger.EVENT,
                 trigger_ref=f"event:{event.event_type}:{event.uuid}"[:255],
                 idempotency_key=f"event:{event.uuid}",
+                parent=causing_run,
             )
         except (ValidationError, FlowLimitExceeded) as error:
             logger.warning("Event %s could not start flow %s: %s", event.uuid, flow, error)
@@ -367,12 +391,14 @@ def start_event_flows(event) -> int:
     return started
 
 
-def _runs_that_wrote(event) -> set[int]:
+def _run_that_wrote(event) -> FlowRun | None:
     data = event.data if isinstance(event.data, dict) else {}
-    ids = {data.get("flow_run")}
-    if event.event_type.startswith("flows.run."):
-        ids.add(data.get("run_id"))
-    return {value for value in ids if isinstance(value, int)}
+    run_id = data.get("flow_run")
+    if run_id is None and event.event_type.startswith("flows.run."):
+        run_id = data.get("run_id")
+    if not isinstance(run_id, int):
+        return None
+    return FlowRun.objects.filter(pk=run_id).first()
 
 
 def start_scheduled(*, flow_id: int, scheduled_for: datetime | None = None) -> str:

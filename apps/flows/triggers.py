@@ -225,9 +225,9 @@ def _validate_schedule(trigger: dict[str, Any]) -> list[str]:
             errors.append(f"trigger.{key}: an ISO date and time such as 2026-01-31T08:00:00Z.")
         else:
             bounds[key] = parsed
-    if len(bounds) == 2 and _zone(zone or "UTC") is not None:
-        trigger_zone = _zone(zone or settings.TIME_ZONE) or ZoneInfo("UTC")
-        if _aware(bounds["ends_at"], trigger_zone) <= _aware(bounds["starts_at"], trigger_zone):
+    if len(bounds) == 2:
+        zone_of_bounds = schedule_zone(trigger)
+        if _aware(bounds["ends_at"], zone_of_bounds) <= _aware(bounds["starts_at"], zone_of_bounds):
             errors.append("trigger.ends_at: must come after starts_at.")
     if trigger.get("missed", "once") not in MISSED_CHOICES:
         errors.append("trigger.missed: 'once' (run once after downtime) or 'skip'.")

@@ -278,3 +278,41 @@ def test_an_event_written_by_a_flows_own_run_does_not_start_it_again(
     assert run.status == RunStatus.SUCCEEDED, run.error
     ann.refresh_from_db()
     assert ann.title == "Chief!"
+
+
+def retitling_flow(name, suffix):
+    definition = {
+        "trigger": {"type": "event", "events": ["directory.user.profile_updated"]},
+        "inputs": [{"name": "target", "type": "object"}, {"name": "data", "type": "object"}],
+        "cards": [
+            {
+                "id": "retitle",
+                "card": "directory.update_profile",
+                "inputs": {
+                    "user_id": "{{ inputs.target.id }}",
+                    "changes": {"title": "{{ inputs.data.new.title }}" + suffix},
+                },
+            }
+        ],
+    }
+    return services.flow_create(actor=None, name=name, definition=definition, kind="event")
+
+
+def test_flows_answering_each_others_events_stop_at_the_nesting_limit(
+    people, django_capture_on_commit_callbacks, settings
+):
+    settings.FLOWS_LIMITS = {**settings.FLOWS_LIMITS, "max_depth": 3}
+    boss, ann = people
+    ping, pong = retitling_flow("Ping", "i"), retitling_flow("Pong", "o")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        directory.user_update_profile(user=ann, actor=boss, changes={"title": "T"})
+
+    runs = FlowRun.objects.filter(flow__in=[ping, pong])
+    # The person's change starts both at depth 0; each run's change starts the other flow one
+    # level deeper, under the same root, until depth 3.
+    assert sorted(runs.values_list("depth", flat=True)) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert all(run.status == RunStatus.SUCCEEDED for run in runs), [r.error for r in runs]
+    deepest = runs.filter(depth=3).first()
+    assert deepest.root_id in set(runs.filter(depth=0).values_list("pk", flat=True))
+    assert deepest.parent.depth == 2 and deepest.parent.flow_id != deepest.flow_id
