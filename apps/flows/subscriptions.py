@@ -1,20 +1,23 @@
 """Which event flows listen to which system log events, kept in memory in every process.
 
 The list is read from the enabled event flows' current definitions and kept until the token
-in `SubscriptionsVersion` changes: the services move it whenever a flow is saved,
-enabled, disabled or deleted, so every process (web workers, queue workers) sees the change on
-its next event. Checking an event costs one primary-key read, after the event's transaction
-has committed, and no queue task when no flow listens.
+in `SubscriptionsVersion` changes: the services change it whenever a flow is saved, enabled,
+disabled or deleted. The process that saved the flow drops its copy at once; every other
+process (web workers, queue workers) reads the token again at most every
+FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS (default 1 s), so checking an event usually costs no query
+at all, and never a queue task when no flow listens.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from apps.flows import triggers
@@ -38,7 +41,7 @@ class Subscription:
 
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {"version": None, "subscriptions": ()}
+_loaded: dict[str, Any] = {"version": None, "subscriptions": (), "checked_at": 0.0}
 
 
 def current_version() -> str:
@@ -83,14 +86,21 @@ def _load() -> tuple[Subscription, ...]:
 
 
 def subscriptions() -> tuple[Subscription, ...]:
-    """The enabled event flows' subscriptions, read again only when their version moved."""
+    """The enabled event flows' subscriptions: the token is read again once the recheck
+    interval has passed, and the flows only when it changed."""
+    now = time.monotonic()
+    recheck = settings.FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS
+    with _lock:
+        if _loaded["version"] is not None and now - _loaded["checked_at"] < recheck:
+            return _loaded["subscriptions"]
     version = current_version()
     with _lock:
         if _loaded["version"] == version:
+            _loaded["checked_at"] = now
             return _loaded["subscriptions"]
-    loaded = _load()  # read after the version: a change meanwhile moves it again
+    loaded = _load()  # read after the version: a change meanwhile changes it again
     with _lock:
-        _loaded.update(version=version, subscriptions=loaded)
+        _loaded.update(version=version, subscriptions=loaded, checked_at=now)
     return loaded
 
 

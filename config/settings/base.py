@@ -209,6 +209,9 @@ FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS = env.bool("FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS"
 # max_cards, max_seconds, max_depth, max_payload_bytes, max_runs_per_root, max_claims, and
 # lease_seconds: a run whose worker died is taken up again (or failed) once its lease lapses.
 FLOWS_LIMITS = {"lease_seconds": env.float("FLOWS_LEASE_SECONDS", default=120.0)}
+# Each process keeps the event flows' subscriptions in memory; a flow saved in another process
+# is seen within this many seconds (the saving process sees it at once).
+FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS = env.float("FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS", default=1.0)
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -27,3 +27,5 @@ SECURE_SSL_REDIRECT = False
 LOGGING["root"]["level"] = "WARNING"
 # The HTTP card tests call servers they start on 127.0.0.1.
 FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS = True
+# Every event reads the event subscriptions' version: tests see other processes' changes at once.
+FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS = 0.0

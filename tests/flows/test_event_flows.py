@@ -232,22 +232,38 @@ def test_the_subscriptions_are_read_again_when_a_flow_changes():
     assert not subscriptions.wants("directory.application.created")
 
 
-def test_a_change_saved_by_another_process_is_seen_through_the_version_row():
+def test_a_change_saved_by_another_process_is_seen_within_the_recheck_interval(
+    settings, monkeypatch
+):
+    settings.FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS = 1.0
+    clock = [1000.0]
+    monkeypatch.setattr(subscriptions.time, "monotonic", lambda: clock[0])
     flow = event_flow(events=["directory.group.*"])
     assert subscriptions.wants("directory.group.created")  # this process's copy is loaded
 
     # Another process disables the flow: it writes the flow and a new version token.
     Flow.objects.filter(pk=flow.pk).update(enabled=False)
-    assert subscriptions.wants("directory.group.created")  # nothing said yet: the copy holds
     SubscriptionsVersion.objects.filter(pk=subscriptions.VERSION_ROW).update(token="other")
 
+    clock[0] += 0.5
+    assert subscriptions.wants("directory.group.created")  # within the interval: the copy
+    clock[0] += 0.6
     assert not subscriptions.wants("directory.group.created")
 
 
-def test_checking_an_event_costs_one_query_when_nothing_changed(django_assert_num_queries):
+def test_checking_an_event_costs_no_query_within_the_interval_and_one_after(
+    settings, monkeypatch, django_assert_num_queries
+):
+    settings.FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS = 1.0
+    clock = [1000.0]
+    monkeypatch.setattr(subscriptions.time, "monotonic", lambda: clock[0])
     event_flow(events=["directory.group.*"])
     subscriptions.wants("directory.group.created")
-    with django_assert_num_queries(1):
+
+    with django_assert_num_queries(0):
+        assert not subscriptions.wants("directory.application.created")
+    clock[0] += 2
+    with django_assert_num_queries(1):  # the token, unchanged: the flows are not read again
         assert not subscriptions.wants("directory.application.created")
 
 
