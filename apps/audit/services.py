@@ -10,7 +10,7 @@ from django_q.tasks import async_task
 from apps.audit import catalogue
 from apps.audit.context import client_ip_var, current_correlation_id
 from apps.audit.models import Outcome, SystemLogEvent, target_type_of
-from apps.audit.subscribers import subscriber_paths
+from apps.audit.subscribers import subscriber_paths, subscribers_for
 
 Target = models.Model | tuple[str, str, str] | None
 
@@ -50,12 +50,14 @@ def emit(
         client_ip=client_ip_var.get(),
     )
     if subscriber_paths():
-        transaction.on_commit(
-            lambda: async_task(
-                "apps.audit.tasks.deliver_event", event.pk, task_name=f"event {registered.name}"
-            )
-        )
+        transaction.on_commit(lambda: _deliver_if_wanted(event.pk, registered.name))
     return event
+
+
+def _deliver_if_wanted(event_id: int, event_type: str) -> None:
+    """After commit: queue the delivery only when some subscriber wants this type."""
+    if subscribers_for(event_type):
+        async_task("apps.audit.tasks.deliver_event", event_id, task_name=f"event {event_type}")
 
 
 def _display_actor(actor: models.Model | None) -> str:

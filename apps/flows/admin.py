@@ -22,12 +22,12 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
-from apps.flows import registry, services, stored_connections, transfer
+from apps.flows import registry, scheduling, services, stored_connections, transfer, triggers
 from apps.flows.errors import CardError
 from apps.flows.forms import ConnectionAdminForm, FlowAdminForm, ImportFlowsForm, RunFlowForm
 from apps.flows.models import (
@@ -48,6 +48,7 @@ VERSIONS_SHOWN = 50
 CARD_RUNS_PER_PAGE = 200
 MAX_RUNS_PER_ACTION = 100
 TABLE_ROWS_SHOWN = 200
+NEXT_RUNS_SHOWN = 5
 
 
 # --- Shared pieces --------------------------------------------------------------------------
@@ -138,7 +139,14 @@ class FlowAdmin(admin.ModelAdmin):
     list_select_related = ("current_version",)
     search_fields = ("name", "description", "folder")
     filter_horizontal = ("allowed_teams",)
-    readonly_fields = ("version_number", "picture", "versions_table", "created_at", "updated_at")
+    readonly_fields = (
+        "version_number",
+        "trigger_summary",
+        "picture",
+        "versions_table",
+        "created_at",
+        "updated_at",
+    )
     actions = (export_flows,)
     change_list_template = "admin/flows/flow/change_list.html"
     change_form_template = "admin/flows/flow/change_form.html"
@@ -172,6 +180,14 @@ class FlowAdmin(admin.ModelAdmin):
         return (
             main,
             teams,
+            (
+                "Trigger",
+                {
+                    "fields": ("trigger_summary",),
+                    "description": "How the flow starts by itself: the definition's "
+                    '"trigger" (event types and filters, or a schedule).',
+                },
+            ),
             ("Picture of the current version", {"fields": ("picture",)}),
             definition,
             ("Versions", {"fields": ("versions_table",)}),
@@ -188,6 +204,70 @@ class FlowAdmin(admin.ModelAdmin):
     def runs_link(self, obj: Flow) -> str:
         url = reverse("admin:flows_flowrun_changelist") + f"?flow__id__exact={obj.pk}"
         return format_html('<a href="{}">runs</a>', url)
+
+    @admin.display(description="starts")
+    def trigger_summary(self, obj: Flow) -> str:
+        trigger = triggers.trigger_of(obj.definition) if obj.pk else None
+        if trigger is None:
+            return "Only when started: by hand, by a request, by another flow or the API."
+        if trigger.get("type") == "event":
+            return format_html(
+                "<p>On the events {}.</p>{}",
+                ", ".join(trigger.get("events") or []),
+                format_html(
+                    "<p>Only when: {}</p>",
+                    format_html_join(
+                        "; ",
+                        "<code>{} {} {}</code>",
+                        (
+                            (spec.get("path"), spec.get("op"), json.dumps(spec.get("value", True)))
+                            for spec in trigger.get("filters") or []
+                        ),
+                    ),
+                )
+                if trigger.get("filters")
+                else "",
+            )
+        if trigger.get("type") == "schedule":
+            return self._schedule_summary(obj, trigger)
+        return pretty_json(trigger)
+
+    def _schedule_summary(self, obj: Flow, trigger: dict[str, Any]) -> str:
+        zone = triggers.schedule_zone(trigger)
+        rule = (
+            f"cron {trigger['cron']}"
+            if trigger.get("cron")
+            else f"every {trigger.get('interval_minutes')} minutes"
+        )
+        bounds = ", ".join(
+            f"{label} {moment.astimezone(zone):%Y-%m-%d %H:%M}"
+            for label, moment in zip(
+                ("from", "until"), triggers.schedule_bounds(trigger), strict=True
+            )
+            if moment is not None
+        )
+        missed = "runs once" if trigger.get("missed", "once") == "once" else "is skipped"
+        upcoming = scheduling.upcoming(obj, count=NEXT_RUNS_SHOWN)
+        if upcoming:
+            runs = format_html(
+                "<p>Next runs ({}):</p><ul>{}</ul>",
+                zone.key,
+                format_html_join(
+                    "", "<li>{}</li>", ((f"{moment:%a %Y-%m-%d %H:%M %Z}",) for moment in upcoming)
+                ),
+            )
+        elif not obj.enabled:
+            runs = "Disabled: no run is scheduled."
+        else:
+            runs = "No more runs: the schedule has ended."
+        return format_html(
+            "<p>{} ({}){}. A run missed while the workers were down {}.</p>{}",
+            rule,
+            zone.key,
+            f", {bounds}" if bounds else "",
+            missed,
+            runs,
+        )
 
     @admin.display(description="cards")
     def picture(self, obj: Flow) -> str:

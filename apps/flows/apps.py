@@ -9,11 +9,20 @@ class FlowsConfig(AppConfig):
     verbose_name = "Flows"
 
     def ready(self) -> None:
+        from apps.audit.subscribers import register_subscriber
         from apps.core import schedules
-        from apps.flows import cards, events, run_actor, stored_connections  # noqa: F401  (cards, events, receiver)
+        from apps.flows import (  # noqa: F401  (cards, events, receivers)
+            cards,
+            events,
+            run_actor,
+            scheduling,
+            stored_connections,
+        )
         from apps.flows.connections import register_connection_resolver
+        from apps.flows.subscriptions import wants
 
         register_connection_resolver(stored_connections.resolve)
+        register_subscriber("apps.flows.services.start_event_flows", wants=wants)
 
         schedules.register(
             schedules.Recurring(

@@ -144,6 +144,12 @@ class FlowRun(models.Model):
     trigger_ref = models.CharField(
         max_length=255, blank=True, help_text="What started it, e.g. access_request:42."
     )
+    idempotency_key = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="What may start this flow only once (event:<uuid>, schedule:<time>): a "
+        "second start with the same key finds this run instead.",
+    )
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -195,6 +201,13 @@ class FlowRun(models.Model):
             models.Index(fields=["flow", "-created_at"], name="flowrun_flow_newest_idx"),
             models.Index(fields=["status", "-created_at"], name="flowrun_status_newest_idx"),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flow", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="flows_run_started_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.flow} run #{self.pk}"
@@ -204,6 +217,20 @@ class FlowRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds() * 1000
         return None
+
+
+class SubscriptionsVersion(models.Model):
+    """One row whose token changes with every change to the flows' event subscriptions.
+
+    Every process keeps the event subscriptions in memory and reloads them when the token
+    differs, so a flow saved, enabled or disabled in one process is seen by all the others. A
+    fresh random token (not a counter) per change: a rolled-back change never leaves a number
+    that a later change reuses."""
+
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"subscriptions {self.token}"
 
 
 class CardRun(models.Model):
@@ -380,5 +407,6 @@ __all__ = [
     "FlowVersion",
     "InputType",
     "RunStatus",
+    "SubscriptionsVersion",
     "Trigger",
 ]

@@ -6,12 +6,12 @@ import copy
 import logging
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from django_q.exceptions import TimeoutException as QueueTaskTimeout
@@ -20,7 +20,7 @@ from django_q.tasks import async_task
 from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
-from apps.flows import encryption, events, types
+from apps.flows import encryption, events, scheduling, subscriptions, triggers, types
 from apps.flows.connections import host_key
 from apps.flows.engine import CardFailed, Execution, Limits, RunLost, _redacted
 from apps.flows.errors import CardError, FlowLimitExceeded
@@ -42,6 +42,9 @@ from apps.flows.run_actor import acting_for
 from apps.flows.validation import validate_definition
 
 logger = logging.getLogger(__name__)
+
+# A scheduled slot later than this (workers down) counts as missed: see start_scheduled.
+MISSED_AFTER = timedelta(minutes=5)
 
 FLOW_FIELDS = ("name", "description", "folder", "kind", "enabled", "save_history")
 
@@ -105,6 +108,7 @@ def _new_version(flow: Flow, definition, *, actor, note: str, restored=None) -> 
     )
     flow.current_version = version
     flow.save(update_fields=["current_version", "updated_at"])
+    _triggers_changed(flow)
     emit(
         events.FLOW_VERSION_SAVED,
         actor=actor,
@@ -120,8 +124,18 @@ def _new_version(flow: Flow, definition, *, actor, note: str, restored=None) -> 
 
 
 @transaction.atomic
-def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
-    """Change a flow's name, description, folder, kind, switches or allowed teams."""
+def flow_update(
+    *,
+    flow: Flow,
+    actor,
+    allowed_teams=None,
+    definition: Mapping[str, Any] | None = None,
+    note: str = "",
+    **changes,
+) -> Flow:
+    """Change a flow's name, description, folder, kind, switches or allowed teams; with
+    `definition`, save it too (checked against the new kind: a kind and its trigger change
+    together)."""
     unknown = set(changes) - set(FLOW_FIELDS)
     if unknown:
         raise ValidationError({name: "Unknown flow field." for name in sorted(unknown)})
@@ -130,7 +144,9 @@ def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
     old_teams = sorted(flow.allowed_teams.values_list("pk", flat=True))
     for field, value in changes.items():
         setattr(flow, field, value)
-    if "kind" in changes and flow.current_version_id:
+    if definition is not None:
+        validate_definition(definition, kind=flow.kind)
+    elif "kind" in changes and flow.current_version_id:
         validate_definition(flow.current_version.definition, kind=flow.kind)
     flow.full_clean(exclude=["current_version"])
     flow.save()
@@ -142,7 +158,19 @@ def flow_update(*, flow: Flow, actor, allowed_teams=None, **changes) -> Flow:
     changed = changed_fields(old, new)
     if changed:
         emit(events.FLOW_UPDATED, actor=actor, target=flow, data=old_and_new(old, new, changed))
+    if definition is not None and (
+        not flow.current_version_id or flow.current_version.definition != definition
+    ):
+        _new_version(flow, definition, actor=actor, note=note)  # syncs the triggers
+    elif {"kind", "enabled"} & set(changed):
+        _triggers_changed(flow)
     return flow
+
+
+def _triggers_changed(flow: Flow) -> None:
+    """Keep the flow's schedule row and every process's event subscriptions in step with it."""
+    scheduling.sync_schedule(flow)
+    subscriptions.changed()
 
 
 # --- Starting runs --------------------------------------------------------------------------
@@ -171,7 +199,9 @@ def check_run_inputs(version: FlowVersion, raw: Mapping[str, Any]) -> dict[str, 
     return checked
 
 
-def _create_run(flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, parent=None) -> FlowRun:
+def _create_run(
+    flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, parent=None, idempotency_key=""
+) -> FlowRun:
     flow = Flow.objects.select_related("current_version").get(pk=flow.pk)  # the version now
     if flow.current_version_id is None:
         raise ValidationError({"flow": f"Flow {flow} has no saved definition."})
@@ -194,6 +224,7 @@ def _create_run(flow: Flow, inputs, *, trigger, trigger_ref="", actor=None, pare
         inputs=checked,
         history_saved=flow.save_history,
         correlation_id=current_correlation_id(),
+        idempotency_key=idempotency_key,
     )
 
 
@@ -274,6 +305,137 @@ def run_again(*, run: FlowRun, actor) -> FlowRun:
         trigger_ref=f"flow_run:{run.pk}",
         actor=actor,
     )
+
+
+def run_start_once(
+    *,
+    flow: Flow,
+    inputs: Mapping[str, Any],
+    trigger: str,
+    trigger_ref: str,
+    idempotency_key: str,
+    parent: FlowRun | None = None,
+) -> tuple[FlowRun, bool]:
+    """Queue a run unless one with this key exists (an event or a schedule slot starts a flow
+    once, however often its delivery is retried); returns (run, whether it is new).
+
+    A run found still queued is queued again: the delivery that created it may have died
+    before queueing it, and executing a run twice is safe (the second finds it taken)."""
+    with transaction.atomic():
+        existing = FlowRun.objects.filter(flow=flow, idempotency_key=idempotency_key).first()
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    run = _create_run(
+                        flow,
+                        inputs,
+                        trigger=trigger,
+                        trigger_ref=trigger_ref,
+                        idempotency_key=idempotency_key,
+                        parent=parent,
+                    )
+            except IntegrityError:  # a concurrent delivery created it first
+                existing = FlowRun.objects.get(flow=flow, idempotency_key=idempotency_key)
+            else:
+                transaction.on_commit(lambda: _queue(run))
+                return run, True
+        if existing.status == RunStatus.QUEUED:
+            transaction.on_commit(lambda: _queue(existing))
+        return existing, False
+
+
+def _declared(flow: Flow, offered: Mapping[str, Any]) -> dict[str, Any]:
+    names = {spec.get("name") for spec in flow.current_version.inputs if isinstance(spec, dict)}
+    return {name: value for name, value in offered.items() if name in names}
+
+
+def start_event_flows(event) -> int:
+    """The system log's subscriber: start each enabled event flow listening to this event (its
+    types and filters) once. Returns how many runs it started now.
+
+    An event written by a flow run starts its flows under that run (same root, one level
+    deeper), so chains of flows answering each other's events stop at the nesting and
+    runs-per-root limits; and it never starts the flow whose run wrote it."""
+    started = 0
+    matching = subscriptions.subscribed_to(event.event_type)
+    if not matching:
+        return 0
+    offered = triggers.event_inputs(event)
+    causing_run = _run_that_wrote(event)
+    max_depth = Limits.from_settings().max_depth
+    for subscription in matching:
+        if not triggers.filters_pass(subscription.filters, offered):
+            continue
+        flow = Flow.objects.select_related("current_version").filter(pk=subscription.flow_id)
+        flow = flow.first()
+        if flow is None or not flow.enabled or flow.kind != FlowKind.EVENT:
+            continue
+        if causing_run is not None:
+            if causing_run.flow_id == flow.pk:
+                continue
+            if causing_run.depth + 1 > max_depth:
+                logger.warning(
+                    "Event %s of run #%s did not start flow %s: flows started by each other's "
+                    "events are nested more than %s deep (limit)",
+                    event.uuid,
+                    causing_run.pk,
+                    flow,
+                    max_depth,
+                )
+                continue
+        try:
+            _, created = run_start_once(
+                flow=flow,
+                inputs=_declared(flow, offered),
+                trigger=Trigger.EVENT,
+                trigger_ref=f"event:{event.event_type}:{event.uuid}"[:255],
+                idempotency_key=f"event:{event.uuid}",
+                parent=causing_run,
+            )
+        except (ValidationError, FlowLimitExceeded) as error:
+            logger.warning("Event %s could not start flow %s: %s", event.uuid, flow, error)
+            continue
+        started += created
+    return started
+
+
+def _run_that_wrote(event) -> FlowRun | None:
+    data = event.data if isinstance(event.data, dict) else {}
+    run_id = data.get("flow_run")
+    if run_id is None and event.event_type.startswith("flows.run."):
+        run_id = data.get("run_id")
+    if not isinstance(run_id, int):
+        return None
+    return FlowRun.objects.filter(pk=run_id).first()
+
+
+def start_scheduled(*, flow_id: int, scheduled_for: datetime | None = None) -> str:
+    """The schedule's task: start the scheduled flow for the slot it was planned for, once.
+
+    A slot more than MISSED_AFTER late (the workers were down) runs once when the trigger says
+    `missed: once` (the default) and is skipped when it says `skip`; django-q2 fires a late
+    schedule once and then moves it to the next slot after now, so downtime never bursts."""
+    flow = Flow.objects.select_related("current_version").filter(pk=flow_id).first()
+    trigger = scheduling.scheduled_trigger(flow) if flow is not None else None
+    if trigger is None:
+        return "not an enabled scheduled flow"
+    now = timezone.now()
+    slot = scheduled_for or now
+    starts_at, ends_at = triggers.schedule_bounds(trigger)
+    if (starts_at and slot < starts_at) or (ends_at and slot > ends_at):
+        return "outside the schedule's start and end"
+    if now - slot > MISSED_AFTER and trigger.get("missed", "once") == "skip":
+        logger.warning("Scheduled flow %s missed its %s run: skipped", flow, slot.isoformat())
+        return "missed: skipped"
+    key = f"schedule:{slot.astimezone(UTC).isoformat()}"
+    run, created = run_start_once(
+        flow=flow,
+        inputs=_declared(flow, {"scheduled_for": slot}),
+        trigger=Trigger.SCHEDULE,
+        trigger_ref=key,
+        idempotency_key=key,
+    )
+    return f"run #{run.pk}" if created else f"already started: run #{run.pk}"
 
 
 @transaction.atomic

@@ -62,29 +62,25 @@ def flow_apply(
 ) -> Flow:
     """Change a flow's fields, allowed teams and definition at once, through the services.
 
-    The definition is checked against the kind the flow will have. The services check the
-    current definition when the kind changes, so the order matters: a delegated flow's
-    definition fits every kind (delegated is the strictest), so a flow leaving `delegated` has
-    its kind changed first, and any other flow gets its new definition first.
-    """
+    The definition is checked against the kind the flow will have. A change of kind goes with
+    its definition in one service call (a trigger belongs to its kind: neither the old
+    definition fits the new kind nor the new definition the old one)."""
     flow = Flow.objects.select_related("current_version").get(pk=flow.pk)  # the saved kind
     validate_definition(definition, kind=changes.get("kind", flow.kind))
     teams = list(allowed_teams) if allowed_teams is not None else None
-
-    def update(current: Flow) -> Flow:
-        if not changes and teams is None:
-            return current
-        return services.flow_update(flow=current, actor=actor, allowed_teams=teams, **changes)
-
-    def save_definition(current: Flow) -> None:
-        services.flow_save_definition(flow=current, actor=actor, definition=definition, note=note)
-
-    if flow.kind == FlowKind.DELEGATED:
-        flow = update(flow)
-        save_definition(flow)
+    if "kind" in changes:
+        flow = services.flow_update(
+            flow=flow,
+            actor=actor,
+            allowed_teams=teams,
+            definition=definition,
+            note=note,
+            **changes,
+        )
     else:
-        save_definition(flow)
-        flow = update(flow)
+        services.flow_save_definition(flow=flow, actor=actor, definition=definition, note=note)
+        if changes or teams is not None:
+            flow = services.flow_update(flow=flow, actor=actor, allowed_teams=teams, **changes)
     return Flow.objects.select_related("current_version").get(pk=flow.pk)
 
 

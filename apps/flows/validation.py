@@ -3,7 +3,8 @@
 Errors name the card by its id and path: an unknown card, a missing required input, an input
 the card does not have, a reference to a card that does not exist or comes later, a block that
 is missing, and a type mismatch where it can be known (a reference straight to a flow input or
-to a card output whose types are declared).
+to a card output whose types are declared). The trigger (event, schedule, API) is checked by
+`apps.flows.triggers`, its errors naming the trigger's field.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from apps.flows import registry, types
+from apps.flows import registry, triggers, types
 from apps.flows.errors import CardError
 from apps.flows.expressions import references
 from apps.flows.models import DELEGATED_INPUT_TYPES, FlowKind, InputType
@@ -34,6 +35,8 @@ def validate_definition(definition: Any, *, kind: str = FlowKind.HELPER) -> None
     if not isinstance(definition, dict):
         raise ValidationError(["The definition must be a JSON object with inputs and cards."])
     input_types = _check_inputs(definition.get("inputs", []), kind, errors)
+    errors.extend(triggers.validate_trigger_inputs(kind, definition.get("inputs", [])))
+    errors.extend(triggers.validate_trigger(kind, definition.get("trigger")))
     cards = definition.get("cards")
     if not isinstance(cards, list):
         errors.append("'cards' must be a list of cards.")

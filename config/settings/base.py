@@ -240,6 +240,9 @@ FLOWS_LIMITS = {"lease_seconds": env.float("FLOWS_LEASE_SECONDS", default=120.0)
 # encrypts, every one decrypts, so a new key goes first and `rotate_connection_keys` re-encrypts
 # before the old one is dropped. Empty in development: a key is derived from SECRET_KEY.
 CONNECTIONS_ENCRYPTION_KEYS = env.list("CONNECTIONS_ENCRYPTION_KEYS", default=[])
+# Each process keeps the event flows' subscriptions in memory; a flow saved in another process
+# is seen within this many seconds (the saving process sees it at once).
+FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS = env.float("FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS", default=1.0)
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

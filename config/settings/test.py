@@ -29,3 +29,5 @@ LOGGING["root"]["level"] = "WARNING"
 FLOWS_HTTP_ALLOW_PRIVATE_NETWORKS = True
 # A fixed key for the tests' stored connections (DEBUG is off here, so none is derived).
 CONNECTIONS_ENCRYPTION_KEYS = ["gUyflF8J6hFRHsbeHYZqpy6z-gNjtLVuSPupYFEcOKI="]
+# Every event reads the event subscriptions' version: tests see other processes' changes at once.
+FLOWS_SUBSCRIPTIONS_RECHECK_SECONDS = 0.0

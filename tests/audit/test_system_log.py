@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError
 
 from apps.audit import catalogue
+from apps.audit import services as audit_services
 from apps.audit import subscribers as subscriber_registry
 from apps.audit.context import correlation, correlation_id_var
 from apps.audit.errors import AppendOnlyError, UnknownEventType
@@ -276,3 +277,22 @@ def test_no_delivery_is_queued_when_nobody_subscribes(
         emit(EVENT_TYPE)
 
     assert callbacks == []
+
+
+def test_a_subscriber_hears_only_the_event_types_it_wants(
+    no_other_subscribers, db, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(subscriber_registry, "_wants", {})
+    queued = []
+    monkeypatch.setattr(audit_services, "async_task", lambda *args, **kwargs: queued.append(args))
+    register_subscriber(RECORD, wants=lambda event_type: event_type != EVENT_TYPE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        emit(EVENT_TYPE)
+    assert queued == []  # not wanted: no queue task at all
+
+    register_subscriber(RECORD, wants=lambda event_type: event_type == EVENT_TYPE)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = emit(EVENT_TYPE)
+    assert queued == [("apps.audit.tasks.deliver_event", event.pk)]
+    unregister_subscriber(RECORD)
