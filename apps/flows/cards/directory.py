@@ -89,6 +89,8 @@ def user_object(user: User) -> dict[str, Any]:
         "manager_email": manager.email if manager else None,
         "status": user.status,
         "profile": dict(user.profile or {}),
+        "last_login": user.last_login.isoformat() if user.last_login else None,
+        "created_at": user.date_joined.isoformat() if user.date_joined else None,
     }
 
 
@@ -213,14 +215,39 @@ def read_user(context, *, user_id, email, username, fail_if_missing):
             required=False,
             description="custom attributes that must equal these values (null: not set)",
         ),
+        Field(
+            "not_signed_in_since",
+            DATETIME,
+            required=False,
+            description="last sign-in before this time (or never, and created before it)",
+        ),
+        Field("created_before", DATETIME, required=False, description="created before this time"),
         LIMIT,
     ],
     outputs=list(USERS_OUTPUTS),
     idempotent=True,
 )
-def search_users(context, *, department, status, title, manager_email, profile, limit):
+def search_users(
+    context,
+    *,
+    department,
+    status,
+    title,
+    manager_email,
+    profile,
+    not_signed_in_since,
+    created_before,
+    limit,
+):
     """Finds the people matching every filter given, by username."""
     users = User.objects.all()
+    if not_signed_in_since is not None:
+        users = users.filter(
+            Q(last_login__lt=not_signed_in_since)
+            | Q(last_login__isnull=True, date_joined__lt=not_signed_in_since)
+        )
+    if created_before is not None:
+        users = users.filter(date_joined__lt=created_before)
     if department not in (None, ""):
         users = users.filter(department=department)
     if title not in (None, ""):
