@@ -413,3 +413,15 @@ def test_search_users_finds_who_has_not_signed_in_since_and_who_was_created_befo
     day_ago = (now - dt.timedelta(hours=24)).isoformat()
     created = outputs("directory.search_users", {"created_before": day_ago})
     assert [user["username"] for user in created["users"]] == ["never", "stale"]
+
+
+def test_set_password_sets_a_password_or_removes_it_and_logs_no_secret(ann):
+    result = outputs("directory.set_password", {"username": "ann", "password": "Temp-pass-2026!"})
+    assert result["usable"] is True
+    assert User.objects.get(pk=ann.pk).check_password("Temp-pass-2026!")
+
+    assert outputs("directory.set_password", {"username": "ann"})["usable"] is False
+    assert not User.objects.get(pk=ann.pk).has_usable_password()
+    events = SystemLogEvent.objects.filter(event_type="directory.user.password_changed")
+    assert events.count() == 2
+    assert "Temp-pass" not in str([event.data for event in events])

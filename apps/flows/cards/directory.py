@@ -313,6 +313,32 @@ def update_profile(context, *, user_id, email, username, changes):
     return {"user": after, "changed": changed}
 
 
+@card(
+    "directory.set_password",
+    "Set or remove password",
+    CATEGORY,
+    inputs=[
+        *USER_INPUTS,
+        Field(
+            "password",
+            TEXT,
+            required=False,
+            description="the new password; empty: no password (cannot sign in until set)",
+        ),
+    ],
+    outputs=[USER_OUTPUT, Field("usable", BOOLEAN, description="whether a password is set")],
+    idempotent=True,  # setting the same password (or none) again changes nothing more
+)
+def set_password(context, *, user_id, email, username, password):
+    """Sets a person's password (a temporary one, say), or removes it; never logged."""
+    user = require_user(user_id=user_id, email=email, username=username)
+    with as_the_system(context):
+        user = services.user_set_password(
+            user=user, actor=context.actor, raw_password=password or None
+        )
+    return {"user": user_object(user), "usable": user.has_usable_password()}
+
+
 def _lifecycle_card(verb: str, title: str, description: str) -> None:
     service = services.LIFECYCLE_SERVICES[verb]
 
