@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.access_requests import services as requests
@@ -25,6 +25,7 @@ from apps.directory import services as directory
 from apps.directory.models import Application, Group, ProfileAttribute, User
 from apps.flows import services as flows
 from apps.flows.models import Flow, FlowKind
+from apps.flows.scenarios import load_scenarios
 from apps.teams import services as teams
 from apps.teams.models import Team
 
@@ -159,22 +160,6 @@ BADGE_FLOW_DEFINITION = {
                 "subject": "Badge access for {{ requester.user.first_name }} "
                 "{{ requester.user.last_name }}: {{ inputs.buildingRequested }}",
                 "text": "{{ message.text }}",
-            },
-        },
-    ],
-}
-# The classic first flow: read a person, mark them in a custom profile attribute.
-MARK_FLOW = "Mark group members"
-MARK_FLOW_DEFINITION = {
-    "inputs": [{"name": "email", "type": "text", "required": True}],
-    "cards": [
-        {"id": "person", "card": "directory.read_user", "inputs": {"email": "{{ inputs.email }}"}},
-        {
-            "id": "mark",
-            "card": "directory.update_profile",
-            "inputs": {
-                "user_id": "{{ person.user.id }}",
-                "changes": {"isMemberOfGroup": True},
             },
         },
     ],
@@ -314,7 +299,7 @@ class Command(BaseCommand):
         return team
 
     def _flows(self, admin, badge_team):
-        """The badge team's delegated flow, and the 'mark group members' helper."""
+        """The badge team's delegated flow, and the scenario flows."""
         if not Flow.objects.filter(name=BADGE_FLOW).exists():
             flow = flows.flow_create(
                 actor=admin,
@@ -326,16 +311,11 @@ class Command(BaseCommand):
                 "from the directory and e-mails the assignee what to program.",
             )
             flows.flow_update(flow=flow, actor=admin, allowed_teams=[badge_team])
-        if not Flow.objects.filter(name=MARK_FLOW).exists():
-            flows.flow_create(
-                actor=admin,
-                name=MARK_FLOW,
-                kind=FlowKind.HELPER,
-                definition=MARK_FLOW_DEFINITION,
-                folder="Demo",
-                description="Reads a person by e-mail and sets their isMemberOfGroup "
-                "attribute to true. Run it by hand from its page, or call it from a flow.",
-            )
+        # The seed scenarios (apps/flows/scenarios), enabled where they call no outside
+        # system: adding someone to a group sets their isMemberOfGroup by itself.
+        report = load_scenarios(actor=admin)
+        if not report.ok:
+            raise CommandError(f"The scenario flows could not be loaded: {report.errors}")
 
     def _request_types(self, admin, badge_team, buildings):
         """The badge-access journey, a time-bound group request and an application request."""
