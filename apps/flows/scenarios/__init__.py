@@ -73,10 +73,16 @@ def scenario_entries() -> list[dict[str, Any]]:
     return entries
 
 
-def _ensure_prerequisites(actor) -> None:
+def missing_profile_attributes() -> list[str]:
+    """The custom profile attributes the scenarios need that are not defined yet."""
     existing = set(ProfileAttribute.objects.values_list("name", flat=True))
+    return [name for name, *_ in PROFILE_ATTRIBUTES if name not in existing]
+
+
+def _ensure_prerequisites(actor) -> None:
+    missing = set(missing_profile_attributes())
     for name, label, attribute_type, description in PROFILE_ATTRIBUTES:
-        if name not in existing:
+        if name in missing:
             directory.profile_attribute_create(
                 actor=actor, name=name, label=label, type=attribute_type, description=description
             )
