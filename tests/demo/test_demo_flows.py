@@ -20,6 +20,7 @@ from apps.access_requests.models import (
 from apps.directory import services as directory
 from apps.directory.models import Group, User
 from apps.flows import registry
+from apps.flows import services as flows_services
 from apps.flows.models import Flow, FlowKind, FlowRun, RunStatus
 from tests.mail import body_parts
 
@@ -144,3 +145,18 @@ def test_seed_demo_loads_the_scenarios_enabled_only_where_no_outside_system_is_c
     }
     call_command("seed_demo", stdout=io.StringIO())  # again: nothing more
     assert Flow.objects.filter(folder="Scenarios").count() == 11
+
+
+def test_a_demo_seeded_before_the_scenarios_gets_the_event_flow_in_place_of_the_helper(db):
+    helper = flows_services.flow_create(
+        actor=None,
+        name="Mark group members",
+        kind=FlowKind.HELPER,
+        definition={"inputs": [{"name": "email", "type": "text"}], "cards": []},
+    )
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    flow = Flow.objects.get(pk=helper.pk)
+    assert flow.kind == FlowKind.EVENT and flow.enabled
+    assert flow.definition["trigger"]["events"] == ["directory.user.added_to_group"]
