@@ -238,3 +238,12 @@ def test_to_csv_writes_a_row_per_object_with_chosen_columns():
     plain = call("text.to_csv", list=[{"a": 1, "b": True}], header=False)
     assert plain["text"] == "1,true\r\n"
     assert "objects only" in refused("text.to_csv", list=[1, 2])
+
+
+def test_to_csv_defuses_texts_a_spreadsheet_would_run_as_formulas():
+    rows = [{"name": '=HYPERLINK("http://evil")', "note": "@SUM(A1)", "count": -3}]
+    assert call("text.to_csv", list=rows, header=False)["text"] == (
+        '"\'=HYPERLINK(""http://evil"")",\'@SUM(A1),-3\r\n'
+    )
+    kept = call("text.to_csv", list=rows, header=False, formulas=True)["text"]
+    assert kept.startswith('"=HYPERLINK')

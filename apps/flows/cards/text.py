@@ -354,13 +354,20 @@ def random_password(context, *, length):
     if not low <= length <= high:
         raise CardError(f"input 'length' must be between {low} and {high}, got {length}")
     alphabet = "".join(_PASSWORD_CLASSES)
-    while True:
-        password = "".join(secrets.choice(alphabet) for _ in range(length))
-        if all(any(ch in chars for ch in password) for chars in _PASSWORD_CLASSES):
-            return {"password": password}
+    characters = [secrets.choice(chars) for chars in _PASSWORD_CLASSES]  # one of each kind
+    characters += [secrets.choice(alphabet) for _ in range(length - len(characters))]
+    secrets.SystemRandom().shuffle(characters)
+    return {"password": "".join(characters)}
 
 
-def _csv_cell(value) -> str:
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection): such a
+# text is written with a leading apostrophe, as OWASP advises, unless `formulas` allows them.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value, *, formulas: bool) -> str:
+    if isinstance(value, str):
+        return f"'{value}" if not formulas and value.startswith(_FORMULA_STARTS) else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -385,14 +392,21 @@ def _csv_cell(value) -> str:
             description="field paths like a.b, in order; empty: the first object's keys",
         ),
         Field("header", BOOLEAN, required=False, default=True, description="a header row first"),
+        Field(
+            "formulas",
+            BOOLEAN,
+            required=False,
+            default=False,
+            description="keep texts starting with = + - @ as they are (else prefixed with ')",
+        ),
     ],
     outputs=[Field("text", TEXT), Field("rows", NUMBER, description="rows, not the header")],
     idempotent=True,
 )
-def to_csv(context, *, list, columns, header):
+def to_csv(context, *, list, columns, header, formulas):
     """Writes a list of objects as CSV text (RFC 4180, comma-separated, CRLF line ends), one
     row per object, a column per field path; missing fields are empty cells, objects and lists
-    are written as JSON."""
+    are written as JSON, and a text a spreadsheet would take for a formula starts with '."""
     if len(list) > MAX_CSV_ROWS:
         raise CardError(f"{len(list)} rows: at most {MAX_CSV_ROWS}")
     if not all(isinstance(item, dict) for item in list):
@@ -405,12 +419,12 @@ def to_csv(context, *, list, columns, header):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if header:
-        writer.writerow(names)
+        writer.writerow([_csv_cell(name, formulas=formulas) for name in names])
     for item in list:
         cells = []
         for segments in paths:
             found = lookup(item, segments)
-            cells.append("" if found is MISSING else _csv_cell(found))
+            cells.append("" if found is MISSING else _csv_cell(found, formulas=formulas))
         writer.writerow(cells)
     text = buffer.getvalue()
     if len(text) > MAX_RESULT:
