@@ -132,6 +132,11 @@ API = [
     ("PATCH",  "/api/v1/flows/{flow}/", {"name": "x"},              (401, 405, 405, 405, 405, 405, 405, 405, 405)),
     ("GET",    "/api/v1/flow-runs/", None,                          (404, 404, 404, 404, 404, 404, 404, 404, 404)),
     ("GET",    "/api/v1/flow-runs/{run}/", None,                    (401, 404, 404, 404, 404, 404, 200, 200, 200)),
+    # --- API-endpoint flows: a person's token needs flows.call_apiendpoint (a client token is
+    # the endpoint's own: tests/flows/test_hooks.py)
+    ("POST",   "/api/v1/hooks/matrix/", {"name": "x"},              (401, 403, 403, 403, 403, 403, 403, 403, 200)),
+    ("POST",   "/api/v1/hooks/nobody/", {"name": "x"},              (401, 404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET",    "/api/v1/hooks/matrix/", None,                       (405, 405, 405, 405, 405, 405, 405, 405, 405)),
     # --- API tokens: each person lists and revokes their own ({api_token} is the requester's)
     ("GET",    "/api/v1/auth/tokens/", None,                        (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST",   "/api/v1/auth/tokens/", {"name": "x"},               (401, 405, 405, 405, 405, 405, 405, 405, 405)),
@@ -249,6 +254,18 @@ def _build() -> World:
         definition={
             "inputs": [{"name": "email", "type": "text"}],
             "cards": [{"id": "a", "card": "control.assign", "inputs": {"e": "{{ inputs.email }}"}}],
+        },
+    )
+    flow_services.flow_create(
+        actor=None,
+        name="Matrix hook",
+        kind="api",
+        definition={
+            "trigger": {"type": "api", "slug": "matrix", "synchronous": True},
+            "inputs": [{"name": "name", "type": "text"}],
+            "cards": [
+                {"id": "r", "card": "control.return", "inputs": {"value": "{{ inputs.name }}"}}
+            ],
         },
     )
     run = flow_services.run_enqueue(

@@ -31,6 +31,7 @@ from apps.flows import registry, services, transfer
 from apps.flows.errors import CardError
 from apps.flows.forms import FlowAdminForm, ImportFlowsForm, RunFlowForm
 from apps.flows.models import (
+    ApiEndpoint,
     CardRun,
     Flow,
     FlowKind,
@@ -858,3 +859,54 @@ def card_reference(request):
 
 
 __all__ = ["FlowAdmin", "FlowRunAdmin", "FlowTableAdmin", "card_reference"]
+
+
+# --- API endpoints --------------------------------------------------------------------------
+
+
+@admin.register(ApiEndpoint)
+class ApiEndpointAdmin(admin.ModelAdmin):
+    """Where API-endpoint flows answer. The slug comes from the flow's trigger (edit the flow);
+    here the client token is rotated, its secret shown once. Its hash is never shown."""
+
+    list_display = ("slug", "flow", "token_prefix", "token_rotated_at")
+    list_select_related = ("flow",)
+    search_fields = ("slug", "flow__name")
+    fields = ("slug", "flow", "token_prefix", "token_rotated_at")
+    readonly_fields = fields
+    actions = ["rotate_token"]
+
+    def has_add_permission(self, request):
+        return False  # made by saving a flow whose trigger is "api"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # goes when the flow's trigger does
+
+    def save_model(self, request, obj, form, change):
+        """Every field is read-only: nothing to save."""
+
+    def has_rotate_permission(self, request) -> bool:
+        return request.user.has_perm("flows.rotate_apiendpoint")
+
+    @admin.action(description="Rotate the client token (shown once)", permissions=["rotate"])
+    def rotate_token(self, request, queryset):
+        endpoints = list(queryset[:2])
+        if len(endpoints) != 1:
+            self.message_user(request, "Rotate one endpoint at a time.", messages.WARNING)
+            return None
+        endpoint = endpoints[0]
+        token = services.endpoint_rotate_token(endpoint=endpoint, actor=request.user)
+        response = TemplateResponse(
+            request,
+            "admin/flows/apiendpoint/new_token.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "New client token",
+                "endpoint": endpoint,
+                "token": token,
+                "url": request.build_absolute_uri(reverse("flow-hook", args=[endpoint.slug])),
+                "back": reverse("admin:flows_apiendpoint_changelist"),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response

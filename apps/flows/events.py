@@ -37,3 +37,8 @@ RUN_QUEUED = register(
     },
 )
 RUN_CANCELED = register("flows.run.canceled", "A queued or running flow run was canceled.", {})
+ENDPOINT_TOKEN_ROTATED = register(
+    "flows.endpoint.token_rotated",
+    "An admin gave an API-endpoint flow a new client token (the old one stops working).",
+    {"slug": "the endpoint's slug", **_CHANGE},
+)

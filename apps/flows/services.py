@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,11 +20,13 @@ from django_q.tasks import async_task
 from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
-from apps.flows import events, types
+from apps.directory.models import hash_api_token
+from apps.flows import events, hooks, types
 from apps.flows.engine import CardFailed, Execution, Limits, RunLost, _redacted
 from apps.flows.errors import CardError, FlowLimitExceeded
 from apps.flows.models import (
     RUN_LIFECYCLE,
+    ApiEndpoint,
     CardRun,
     Flow,
     FlowKind,
@@ -97,6 +102,7 @@ def _new_version(flow: Flow, definition, *, actor, note: str, restored=None) -> 
     )
     flow.current_version = version
     flow.save(update_fields=["current_version", "updated_at"])
+    hooks.sync_endpoint(flow=flow, definition=definition)
     emit(
         events.FLOW_VERSION_SAVED,
         actor=actor,
@@ -504,3 +510,113 @@ def _json_safe(value):
     from apps.flows.engine import _plain
 
     return _plain(value) if value is not None else None
+
+
+# --- API-endpoint flows ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def endpoint_rotate_token(*, endpoint: ApiEndpoint, actor) -> str:
+    """Give the endpoint a new client token and return it (shown once: only its hash is kept);
+    the previous token stops working at once."""
+    endpoint = ApiEndpoint.objects.select_for_update().select_related("flow").get(pk=endpoint.pk)
+    token = secrets.token_urlsafe(32)
+    old_prefix = endpoint.token_prefix or None
+    endpoint.token_hash = hash_api_token(token)
+    endpoint.token_prefix = token[:8]
+    endpoint.token_rotated_at = timezone.now()
+    endpoint.save(update_fields=["token_hash", "token_prefix", "token_rotated_at"])
+    emit(
+        events.ENDPOINT_TOKEN_ROTATED,
+        actor=actor,
+        target=endpoint.flow,
+        data={
+            "slug": endpoint.slug,
+            "old": {"token_prefix": old_prefix},
+            "new": {"token_prefix": endpoint.token_prefix},
+        },
+    )
+    return token
+
+
+class _InlineExecution(Execution):
+    """An execution whose run exists only in this process until it is written whole: there is
+    no lease to hold, since no other worker can see the run."""
+
+    def _write_lease(self, now: float, **fields) -> None:
+        self.renew_at = now + self.renew_every
+
+
+def run_inline(
+    *,
+    flow_id: int,
+    version: FlowVersion,
+    inputs: Mapping[str, Any],
+    save_history: bool,
+    trigger: str = Trigger.API,
+    trigger_ref: str = "",
+    actor=None,
+    max_seconds: float | None = None,
+) -> tuple[FlowRun, bool]:
+    """Run a version whose cards are all in-process and idempotent here and now, then write the
+    run and its history in one transaction (one insert for the run, one for its cards).
+
+    Returns the finished run and whether it ran out of time (`max_seconds`, below the global
+    limit). ValidationError naming each refused input, before anything runs or is written.
+    """
+    checked = check_run_inputs(version, inputs)
+    limits = Limits.from_settings()
+    if max_seconds is not None and max_seconds < limits.max_seconds:
+        limits = replace(limits, max_seconds=max_seconds)
+    now = timezone.now()
+    person = actor if actor is not None and getattr(actor, "pk", None) else None
+    run = FlowRun(
+        flow_id=flow_id,
+        version=version,
+        status=RunStatus.RUNNING,
+        trigger=trigger,
+        trigger_ref=trigger_ref[:255],
+        started_by=person,
+        inputs=checked,
+        history_saved=save_history,
+        correlation_id=current_correlation_id(),
+        created_at=now,
+        started_at=now,
+        claims=1,
+    )
+    execution = _InlineExecution(run, limits=limits, actor=person)
+    status, output, error, error_card = RunStatus.SUCCEEDED, None, "", ""
+    try:
+        output = _json_safe(execution.run_all())
+    except CardFailed as failure:
+        status, error, error_card = RunStatus.FAILED, failure.message, failure.card_id
+    except (CardError, FlowLimitExceeded) as failure:
+        status, error = RunStatus.FAILED, str(failure)
+    except Exception as failure:  # the engine itself: record it rather than lose the run
+        logger.exception("Inline run of flow %s crashed", flow_id)
+        status, error = RunStatus.FAILED, f"internal error: {failure!r}"
+    timed_out = status == RunStatus.FAILED and time.monotonic() > execution.deadline
+    run.status, run.output, run.error, run.error_card = status, output, error, error_card
+    run.cards_executed = execution.executed
+    run.finished_at = timezone.now()
+    with transaction.atomic():
+        run.save(force_insert=True)
+        if execution.records:
+            CardRun.objects.bulk_create(execution.records, batch_size=1000)
+        if person is not None:
+            emit(
+                events.RUN_QUEUED,
+                actor=person,
+                target=run,
+                data={
+                    "run_id": run.pk,
+                    "flow": version.flow.name,
+                    "version": version.number,
+                    "trigger": trigger,
+                    "trigger_ref": run.trigger_ref,
+                    "inputs": _redacted(run.inputs),
+                },
+            )
+        if status == RunStatus.FAILED:
+            _emit_failed(run, error=error, card=error_card)
+    return run, timed_out

@@ -17,6 +17,7 @@ from apps.flows import registry, types
 from apps.flows.errors import CardError
 from apps.flows.expressions import references
 from apps.flows.models import DELEGATED_INPUT_TYPES, FlowKind, InputType
+from apps.flows.triggers import validate_trigger
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _DIRECT_REFERENCE = re.compile(r"^\s*\{\{\s*([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*\}\}\s*$")
@@ -34,6 +35,7 @@ def validate_definition(definition: Any, *, kind: str = FlowKind.HELPER) -> None
     if not isinstance(definition, dict):
         raise ValidationError(["The definition must be a JSON object with inputs and cards."])
     input_types = _check_inputs(definition.get("inputs", []), kind, errors)
+    errors.extend(validate_trigger(kind, definition.get("trigger")))
     cards = definition.get("cards")
     if not isinstance(cards, list):
         errors.append("'cards' must be a list of cards.")
