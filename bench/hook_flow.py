@@ -1,0 +1,200 @@
+"""The demo's `hello` API-endpoint flow over HTTP: answers per second, p50 and p99.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/gatehouse_hooks \\
+        .venv/bin/python bench/hook_flow.py [--workers 2] [--connections 16] [--seconds 10]
+
+Migrates and seeds the database, gives `hello` a fresh client token, then serves the app with
+`--workers` pre-forked processes sharing one listening socket, each a threaded WSGI server
+(Django's own `runserver` server classes: HTTP/1.1 keep-alive, one thread per connection) on
+127.0.0.1, the way gunicorn's sync workers share theirs. A separate load process holds
+`--connections` keep-alive connections (threads with http.client), each posting
+`{"name": ...}` to `/api/v1/hooks/hello/` as fast as it is answered, for `--seconds` after a
+one-second warm-up; then it stops by itself and the servers are stopped. History is on (the
+flow keeps its card-by-card record), as shipped.
+
+With gunicorn and wrk installed, the same measure is:
+
+    gunicorn -w 2 -b 127.0.0.1:8000 config.wsgi    # DJANGO_DEBUG=false, SECRET_KEY, ALLOWED_HOSTS
+    wrk -t2 -c16 -d10s -s post_hello.lua http://127.0.0.1:8000/api/v1/hooks/hello/
+    # post_hello.lua: wrk.method = "POST"; wrk.body = '{"name": "Ada"}';
+    #   wrk.headers["Content-Type"] = "application/json"; wrk.headers["x-api-client-token"] = ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
+os.environ.setdefault("LOG_LEVEL", "ERROR")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+HOST = "127.0.0.1"
+PATH = "/api/v1/hooks/hello/"
+
+
+def _prepare() -> str:
+    """Migrate, seed, and return a new client token for `hello`."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from apps.flows import services
+    from apps.flows.models import ApiEndpoint
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    token = services.endpoint_rotate_token(
+        endpoint=ApiEndpoint.objects.get(slug="hello"), actor=None
+    )
+    connections.close_all()  # each server process opens its own
+    return token
+
+
+def _serve(listener: socket.socket) -> None:
+    """One server process: Django's threaded WSGI server on the shared socket."""
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    from config.wsgi import application
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+            pass
+
+    server = ThreadedWSGIServer((HOST, 0), QuietHandler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = listener
+    server.server_address = listener.getsockname()
+    server.server_name, server.server_port = HOST, server.server_address[1]
+    server.setup_environ()
+    server.set_app(application)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    server.serve_forever(poll_interval=0.2)
+
+
+def _load(port: int, token: str, connections: int, seconds: float, queue) -> None:
+    """The load process: keep-alive connections posting as fast as they are answered."""
+    headers = {"Content-Type": "application/json", "x-api-client-token": token}
+    warm_until = time.monotonic() + 1.0
+    stop_at = warm_until + seconds
+    results: list[tuple[list[float], dict[int, int]]] = []
+
+    def client(number: int) -> None:
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        body = json.dumps({"name": f"user{number}"})
+        while True:
+            started = time.monotonic()
+            if started >= stop_at:
+                break
+            try:
+                conn.request("POST", PATH, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                status = 0
+            finished = time.monotonic()
+            if started >= warm_until:
+                latencies.append(finished - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        conn.close()
+        results.append((latencies, statuses))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies = sorted(value for values, _ in results for value in values)
+    statuses: dict[int, int] = {}
+    for _, counts in results:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    queue.put({"latencies": latencies, "statuses": statuses, "seconds": seconds})
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * fraction))] if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        print("note: DATABASE_URL is not PostgreSQL; the figures will not be comparable")
+    token = _prepare()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((HOST, 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    fork = multiprocessing.get_context("fork")
+    servers = [fork.Process(target=_serve, args=(listener,), daemon=True) for _ in range(args.workers)]
+    for server in servers:
+        server.start()
+    try:
+        _wait_until_answering(port)
+        queue = fork.Queue()
+        loader = fork.Process(
+            target=_load, args=(port, token, args.connections, args.seconds, queue)
+        )
+        loader.start()
+        outcome = queue.get(timeout=args.seconds + 120)
+        loader.join(timeout=30)
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.join(timeout=10)
+    latencies, statuses = outcome["latencies"], outcome["statuses"]
+    answered = len(latencies)
+    print(
+        f"hello over HTTP: {args.workers} server processes, {args.connections} connections, "
+        f"{args.seconds:g} s"
+    )
+    print(f"  answers: {answered} ({answered / outcome['seconds']:.0f}/s), statuses {statuses}")
+    print(
+        f"  latency: p50 {_percentile(latencies, 0.50) * 1000:.1f} ms, "
+        f"p99 {_percentile(latencies, 0.99) * 1000:.1f} ms, "
+        f"mean {statistics.fmean(latencies) * 1000 if latencies else float('nan'):.1f} ms"
+    )
+
+
+def _wait_until_answering(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=5)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not answer within 30 s")
+
+
+if __name__ == "__main__":
+    main()
