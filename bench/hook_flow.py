@@ -74,7 +74,7 @@ def _serve(listener: socket.socket) -> None:
     from config.wsgi import application
 
     class QuietHandler(WSGIRequestHandler):
-        def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        def log_message(self, format, *args):
             pass
 
     server = ThreadedWSGIServer((HOST, 0), QuietHandler, bind_and_activate=False)
@@ -151,7 +151,9 @@ def main() -> None:
     listener.listen(128)
     port = listener.getsockname()[1]
     fork = multiprocessing.get_context("fork")
-    servers = [fork.Process(target=_serve, args=(listener,), daemon=True) for _ in range(args.workers)]
+    servers = [
+        fork.Process(target=_serve, args=(listener,), daemon=True) for _ in range(args.workers)
+    ]
     for server in servers:
         server.start()
     try:

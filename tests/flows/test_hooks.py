@@ -223,7 +223,9 @@ def test_a_synchronous_in_process_call_writes_the_run_and_its_history_in_one_go(
         assert 'INSERT INTO "flows_flowrun"' in statements[1]
         assert 'INSERT INTO "flows_cardrun"' in statements[2]
     run = FlowRun.objects.latest("id")
-    assert run.inputs == {"name": "Ada", "times": None} and run.output == {"greeting": "Hello, Ada!"}
+    assert run.inputs == {"name": "Ada", "times": None} and run.output == {
+        "greeting": "Hello, Ada!"
+    }
     cards = list(run.card_runs.order_by("sequence"))
     assert [(c.sequence, c.card_id, c.succeeded) for c in cards] == [
         (1, "greeting", True),

@@ -370,7 +370,7 @@ class Command(BaseCommand):
                 kind=FlowKind.API,
                 definition=HELLO_FLOW_DEFINITION,
                 folder="Demo",
-                description="POST /api/v1/hooks/hello/ {\"name\": \"Ada\"} answers "
+                description='POST /api/v1/hooks/hello/ {"name": "Ada"} answers '
                 '{"greeting": "Hello, Ada!"}. Rotate its client token under API endpoints.',
             )
 
