@@ -43,6 +43,7 @@ from apps.access_requests.models import (
     Task,
 )
 from apps.access_requests.notifications import approval_link_token
+from apps.audit import services as audit_services
 from apps.audit.models import SystemLogEvent
 from apps.directory import services as directory_services
 from apps.directory.models import AppAssignment, Application, Group, GroupMembership, User
@@ -137,6 +138,10 @@ API = [
     ("POST",   "/api/v1/hooks/matrix/", {"name": "x"},              (401, 403, 403, 403, 403, 403, 403, 403, 200)),
     ("POST",   "/api/v1/hooks/nobody/", {"name": "x"},              (401, 404, 404, 404, 404, 404, 404, 404, 404)),
     ("GET",    "/api/v1/hooks/matrix/", None,                       (405, 405, 405, 405, 405, 405, 405, 405, 405)),
+    # --- events in from other systems: the source's shared secret, never a person's rights
+    # (tests/audit/test_ingest.py)
+    ("GET",    "/api/v1/ingest/okta/", None,                        (401, 401, 401, 401, 401, 401, 401, 401, 401)),
+    ("POST",   "/api/v1/ingest/okta/", {"data": {"events": []}},    (401, 401, 401, 401, 401, 401, 401, 401, 401)),
     # --- API tokens: each person lists and revokes their own ({api_token} is the requester's)
     ("GET",    "/api/v1/auth/tokens/", None,                        (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST",   "/api/v1/auth/tokens/", {"name": "x"},               (401, 405, 405, 405, 405, 405, 405, 405, 405)),
@@ -268,6 +273,7 @@ def _build() -> World:
             ],
         },
     )
+    audit_services.ingest_source_create(actor=None, name="Okta", slug="okta")
     run = flow_services.run_enqueue(
         flow=flow, inputs={"email": "a@example.com"}, trigger=Trigger.API, actor=people["root"]
     )
