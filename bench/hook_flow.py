@@ -132,6 +132,12 @@ def _load(port: int, token: str, connections: int, seconds: float, queue) -> Non
     queue.put({"latencies": latencies, "statuses": statuses, "seconds": seconds})
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(len(values) * fraction))] if values else float("nan")
 
@@ -141,10 +147,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--compare", type=int, default=0, help="also time N runs in-process: run_now vs inline"
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("note: DATABASE_URL is not PostgreSQL; the figures will not be comparable")
     token = _prepare()
+    if args.compare:
+        print(f"in-process, {args.compare} runs each (2-card hello, history on):")
+        _compare_in_process(args.compare)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((HOST, 0))
@@ -158,12 +170,15 @@ def main() -> None:
         server.start()
     try:
         _wait_until_answering(port)
+        cpu_before = sum(_cpu_seconds(server.pid) for server in servers)
         queue = fork.Queue()
         loader = fork.Process(
             target=_load, args=(port, token, args.connections, args.seconds, queue)
         )
         loader.start()
         outcome = queue.get(timeout=args.seconds + 120)
+        server_cpu = sum(_cpu_seconds(server.pid) for server in servers) - cpu_before
+        loader_cpu = _cpu_seconds(loader.pid)
         loader.join(timeout=30)
     finally:
         for server in servers:
@@ -182,6 +197,44 @@ def main() -> None:
         f"p99 {_percentile(latencies, 0.99) * 1000:.1f} ms, "
         f"mean {statistics.fmean(latencies) * 1000 if latencies else float('nan'):.1f} ms"
     )
+    total = answered + 1  # the warm-up second's answers are in the CPU time too: a bound
+    print(
+        f"  CPU: servers {server_cpu:.1f} s (at most {server_cpu / total * 1000:.2f} ms an "
+        f"answer), load generator {loader_cpu:.1f} s; load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+def _compare_in_process(calls: int) -> None:
+    """Per-call wall time of the run itself, in this process, without HTTP: `run_now` (the
+    queued-run path: a row first, then claim, finish and history) against `run_inline`."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.flows import hooks, services
+    from apps.flows.models import ApiEndpoint, Flow
+
+    flow = Flow.objects.get(pk=ApiEndpoint.objects.get(slug="hello").flow_id)
+    served = hooks.hook_version(flow.current_version_id)
+
+    def run_now():
+        services.run_now(flow=flow, inputs={"name": "Ada"})
+
+    def run_inline():
+        services.run_inline(
+            flow_id=flow.pk, version=served.version, inputs={"name": "Ada"}, save_history=True
+        )
+
+    for label, call in (("run_now (before)", run_now), ("run_inline (hooks)", run_inline)):
+        for _ in range(20):
+            call()
+        with CaptureQueriesContext(connection) as queries:
+            call()
+        started = time.perf_counter()
+        for _ in range(calls):
+            call()
+        each = (time.perf_counter() - started) / calls * 1000
+        print(f"  {label}: {each:.2f} ms a run, {len(queries)} statements")
+    connection.close()
 
 
 def _wait_until_answering(port: int) -> None:

@@ -38,6 +38,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -82,6 +83,7 @@ class HookView(APIView):
     permission_classes: list = []  # a client token or the permission, checked in post()
     throttle_classes: list = []  # the flow's own rate limit applies
     parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,

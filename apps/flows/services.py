@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
@@ -637,32 +638,10 @@ def _insert_in_one_statement(run: FlowRun, records: list[CardRun]) -> bool:
     database, no history, a long history): write them the ordinary way."""
     if connection.vendor != "postgresql" or not records or len(records) > _ONE_STATEMENT_MAX_CARDS:
         return False
-    quote = connection.ops.quote_name
-    run_fields = [f for f in FlowRun._meta.concrete_fields if not f.primary_key]
-    card_fields = [
-        f for f in CardRun._meta.concrete_fields if not f.primary_key and f.name != "run"
-    ]
+    sql, run_fields, card_fields = _one_statement_sql(len(records))
     params = [f.get_db_prep_save(getattr(run, f.attname), connection) for f in run_fields]
-    # The VALUES list has no target column to type its parameters: cast each (text for
-    # varchar, so that a value too long fails as the ORM's insert would, never truncated).
-    casts = [
-        "text" if f.db_type(connection).startswith("varchar") else f.db_type(connection)
-        for f in card_fields
-    ]
-    row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
     for record in records:
         params += [f.get_db_prep_save(getattr(record, f.attname), connection) for f in card_fields]
-    card_columns = ", ".join(quote(f.column) for f in card_fields)
-    # Only model-defined names are formatted in; every value is a parameter.
-    sql = (
-        f"WITH new_run AS (INSERT INTO {quote(FlowRun._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in run_fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(run_fields))}) RETURNING {quote('id')}) "
-        f"INSERT INTO {quote(CardRun._meta.db_table)} ({quote('run_id')}, {card_columns}) "
-        f"SELECT new_run.{quote('id')}, cards.* FROM new_run, "
-        f"(VALUES {', '.join([row] * len(records))}) AS cards ({card_columns}) "
-        f"RETURNING {quote('run_id')}"
-    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         run.pk = cursor.fetchone()[0]
@@ -671,3 +650,32 @@ def _insert_in_one_statement(run: FlowRun, records: list[CardRun]) -> bool:
         record.run = run
         record._state.adding = False
     return True
+
+
+@functools.lru_cache(maxsize=_ONE_STATEMENT_MAX_CARDS)
+def _one_statement_sql(cards: int):
+    """The statement writing a run and `cards` card records, with the fields it takes."""
+    quote = connection.ops.quote_name
+    run_fields = [f for f in FlowRun._meta.concrete_fields if not f.primary_key]
+    card_fields = [
+        f for f in CardRun._meta.concrete_fields if not f.primary_key and f.name != "run"
+    ]
+    # The VALUES list has no target column to type its parameters: cast each (text for
+    # varchar, so that a value too long fails as the ORM's insert would, never truncated).
+    casts = [
+        "text" if f.db_type(connection).startswith("varchar") else f.db_type(connection)
+        for f in card_fields
+    ]
+    row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    card_columns = ", ".join(quote(f.column) for f in card_fields)
+    # Only model-defined names are formatted in; every value is a parameter.
+    sql = (
+        f"WITH new_run AS (INSERT INTO {quote(FlowRun._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in run_fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(run_fields))}) RETURNING {quote('id')}) "
+        f"INSERT INTO {quote(CardRun._meta.db_table)} ({quote('run_id')}, {card_columns}) "
+        f"SELECT new_run.{quote('id')}, cards.* FROM new_run, "
+        f"(VALUES {', '.join([row] * cards)}) AS cards ({card_columns}) "
+        f"RETURNING {quote('run_id')}"
+    )
+    return sql, run_fields, card_fields
