@@ -389,3 +389,20 @@ def test_the_admin_rotates_the_client_token_and_shows_it_once(admin_client):
     assert _call(token=token, body={"name": "Ada"}).status_code == 200
     page = admin_client.get(f"/admin/flows/apiendpoint/{flow.endpoint.pk}/change/").content.decode()
     assert token not in page and ApiEndpoint.objects.get().token_hash not in page
+
+
+def test_the_trigger_travels_with_an_export_and_an_import_keeps_slugs_unique():
+    from apps.flows import transfer
+    from apps.flows.models import Flow
+
+    flow = _flow()
+    exported = transfer.parse_import(transfer.export_json(Flow.objects.filter(pk=flow.pk)))
+    assert exported[0]["definition"]["trigger"]["slug"] == "hello"
+    flow.delete()
+    report = transfer.import_flows(exported, actor=None)
+    assert report.ok and ApiEndpoint.objects.get().flow.name == "Hello"
+    clash = [{**exported[0], "name": "Another hello"}]
+    report = transfer.import_flows(clash, actor=None)
+    assert not report.ok
+    assert "already used by the flow Hello" in " ".join(report.errors["Another hello"])
+    assert ApiEndpoint.objects.count() == 1
