@@ -12,9 +12,11 @@ flow's inputs, typed as its current version declares them.
 Answers:
 - **202** `{"run_id": 7, "status": "queued"}` for an asynchronous flow: the run is queued.
 - **200** with the value of the flow's `control.return` card (its output) for a synchronous one.
-  A synchronous flow whose cards all run in this process and are idempotent runs in the web
-  process itself, its run and history written in one transaction; any other one is queued and
-  waited for.
+  A synchronous flow whose cards all run in this process (no HTTP call, e-mail, helper flow or
+  wait) runs in the web process itself: when every card is idempotent (reads, pure cards), its
+  run and history are written at the end in one transaction (on PostgreSQL one statement);
+  with directory or table writes, as a queued run would be (a row first, its lease, then its
+  history), bounded by `FLOWS_LIMITS`. Any other one is queued and waited for.
 - **504** `{"run_id": 7, "status": "queued" | "running" | "failed", "detail": ...}` when a
   synchronous flow has not finished within its `timeout_seconds` (a queued run goes on: read
   it at `/api/v1/flow-runs/{id}/`).
@@ -170,6 +172,15 @@ class HookView(APIView):
                     max_seconds=served.timeout_seconds,
                 )
                 return _finished(run, timed_out=timed_out, timeout=served.timeout_seconds)
+            if served.synchronous and served.in_process:  # writes too: a row first, a lease
+                run = services.run_now(
+                    flow=Flow(pk=endpoint["flow_id"]),
+                    inputs=inputs,
+                    trigger=Trigger.API,
+                    trigger_ref=f"hook:{slug}",
+                    actor=actor,
+                )
+                return _finished(run, timed_out=False, timeout=served.timeout_seconds)
             run = services.run_enqueue(
                 flow=Flow(pk=endpoint["flow_id"]),
                 inputs=inputs,

@@ -239,10 +239,15 @@ def run_enqueue(
 
 
 def run_now(
-    *, flow: Flow, inputs: Mapping[str, Any], trigger: str = Trigger.API, actor=None
+    *,
+    flow: Flow,
+    inputs: Mapping[str, Any],
+    trigger: str = Trigger.API,
+    trigger_ref: str = "",
+    actor=None,
 ) -> FlowRun:
     """Create a run and execute it in this process (API flows answering synchronously)."""
-    run = _create_run(flow, inputs, trigger=trigger, actor=actor)
+    run = _create_run(flow, inputs, trigger=trigger, trigger_ref=trigger_ref, actor=actor)
     return execute(run, actor=actor)
 
 

@@ -406,3 +406,35 @@ def test_the_trigger_travels_with_an_export_and_an_import_keeps_slugs_unique():
     assert not report.ok
     assert "already used by the flow Hello" in " ".join(report.errors["Another hello"])
     assert ApiEndpoint.objects.count() == 1
+
+
+def test_a_synchronous_flow_that_writes_to_the_directory_runs_in_the_web_process():
+    """No queue involved (in this test nothing is committed, so a queued run would wait)."""
+    person = UserFactory(title="Clerk")
+    definition = {
+        "trigger": {"type": "api", "slug": "retitle", "synchronous": True, "timeout_seconds": 1},
+        "inputs": [{"name": "user_id", "type": "number"}, {"name": "title", "type": "text"}],
+        "cards": [
+            {
+                "id": "update",
+                "card": "directory.update_profile",
+                "inputs": {
+                    "user_id": "{{ inputs.user_id }}",
+                    "changes": {"title": "{{ inputs.title }}"},
+                },
+            },
+            {"id": "reply", "card": "control.return", "inputs": {"value": "{{ inputs.title }}"}},
+        ],
+    }
+    flow = _flow(definition, name="Retitle")
+    response = _call(
+        "/api/v1/hooks/retitle/", token=_token(flow), body={"user_id": person.pk, "title": "Boss"}
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == "Boss"
+    person.refresh_from_db()
+    assert person.title == "Boss"
+    run = FlowRun.objects.get(flow=flow)
+    assert run.trigger_ref == "hook:retitle" and run.card_runs.count() == 2
+    changed = SystemLogEvent.objects.get(event_type="directory.user.profile_updated")
+    assert changed.data["flow_run"] == run.pk
