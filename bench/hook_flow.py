@@ -74,6 +74,12 @@ def _serve(listener: socket.socket) -> None:
     from config.wsgi import application
 
     class QuietHandler(WSGIRequestHandler):
+        def setup(self):
+            # The handler writes the head and the body apart: without TCP_NODELAY, Nagle's
+            # algorithm meets the client's delayed ACK and every keep-alive answer waits ~40 ms.
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().setup()
+
         def log_message(self, format, *args):
             pass
 
@@ -88,7 +94,15 @@ def _serve(listener: socket.socket) -> None:
     server.serve_forever(poll_interval=0.2)
 
 
-def _load(port: int, token: str, connections: int, seconds: float, queue) -> None:
+class _Connection(http.client.HTTPConnection):
+    """Keep-alive, with TCP_NODELAY (as wrk sets it): a request is never held back."""
+
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _load(port: int, token: str, connections: int, seconds: float, queue, health=False) -> None:
     """The load process: keep-alive connections posting as fast as they are answered."""
     headers = {"Content-Type": "application/json", "x-api-client-token": token}
     warm_until = time.monotonic() + 1.0
@@ -98,14 +112,17 @@ def _load(port: int, token: str, connections: int, seconds: float, queue) -> Non
     def client(number: int) -> None:
         latencies: list[float] = []
         statuses: dict[int, int] = {}
-        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        conn = _Connection(HOST, port, timeout=30)
         body = json.dumps({"name": f"user{number}"})
         while True:
             started = time.monotonic()
             if started >= stop_at:
                 break
             try:
-                conn.request("POST", PATH, body=body, headers=headers)
+                if health:
+                    conn.request("GET", "/healthz")
+                else:
+                    conn.request("POST", PATH, body=body, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 status = response.status
@@ -148,6 +165,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
+        "--health",
+        action="store_true",
+        help="load GET /healthz instead (no database): the floor of this server and Django",
+    )
+    parser.add_argument(
         "--compare", type=int, default=0, help="also time N runs in-process: run_now vs inline"
     )
     args = parser.parse_args()
@@ -173,7 +195,7 @@ def main() -> None:
         cpu_before = sum(_cpu_seconds(server.pid) for server in servers)
         queue = fork.Queue()
         loader = fork.Process(
-            target=_load, args=(port, token, args.connections, args.seconds, queue)
+            target=_load, args=(port, token, args.connections, args.seconds, queue, args.health)
         )
         loader.start()
         outcome = queue.get(timeout=args.seconds + 120)
@@ -188,8 +210,8 @@ def main() -> None:
     latencies, statuses = outcome["latencies"], outcome["statuses"]
     answered = len(latencies)
     print(
-        f"hello over HTTP: {args.workers} server processes, {args.connections} connections, "
-        f"{args.seconds:g} s"
+        f"{'GET /healthz' if args.health else 'hello'} over HTTP: {args.workers} server "
+        f"processes, {args.connections} connections, {args.seconds:g} s"
     )
     print(f"  answers: {answered} ({answered / outcome['seconds']:.0f}/s), statuses {statuses}")
     print(

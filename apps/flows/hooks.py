@@ -16,6 +16,7 @@ shared cache (Redis) for the limit to be global.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -26,10 +27,11 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from apps.flows import registry
 from apps.flows.errors import CardError
-from apps.flows.models import ApiEndpoint, Flow, FlowVersion
+from apps.flows.models import ApiEndpoint, Flow, FlowKind, FlowVersion
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 API_TRIGGER_KEYS = frozenset(
@@ -105,6 +107,39 @@ def sync_endpoint(*, flow: Flow, definition: Any) -> None:
             {"trigger": f"The endpoint slug '{slug}' is already used by the flow {taken.flow}."}
         )
     ApiEndpoint.objects.update_or_create(flow=flow, defaults={"slug": slug})
+
+
+# --- What the hot path reads ---------------------------------------------------------------
+
+_ENDPOINT_FIELDS = (
+    "pk",
+    "token_hash",
+    "flow_id",
+    "flow__enabled",
+    "flow__current_version_id",
+    "flow__save_history",
+)
+
+
+_SLUG_MARK = "\x00slug"
+
+
+@functools.cache
+def _endpoint_sql() -> tuple[str, tuple[Any, ...]]:
+    """The ORM's own statement for an endpoint's row, compiled once (building the query costs
+    more than running it), with None where the slug goes among its parameters."""
+    query = ApiEndpoint.objects.filter(slug=_SLUG_MARK, flow__kind=FlowKind.API)
+    sql, params = query.values(*_ENDPOINT_FIELDS)[:1].query.sql_with_params()
+    return sql, tuple(None if param == _SLUG_MARK else param for param in params)
+
+
+def endpoint_row(slug: str) -> dict[str, Any] | None:
+    """The endpoint at `slug` with what the call needs of its flow (one statement), or None."""
+    sql, template = _endpoint_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slug if param is None else param for param in template])
+        row = cursor.fetchone()
+    return dict(zip(_ENDPOINT_FIELDS, row, strict=True)) if row is not None else None
 
 
 # --- What the hot path knows of a version ---------------------------------------------------

@@ -48,19 +48,11 @@ from rest_framework.views import APIView
 from apps.directory.authentication import ApiTokenAuthentication
 from apps.directory.models import hash_api_token
 from apps.flows import hooks, services
-from apps.flows.models import ApiEndpoint, Flow, FlowKind, FlowRun, RunStatus, Trigger
+from apps.flows.models import Flow, FlowRun, RunStatus, Trigger
 
 CALL_PERMISSION = "flows.call_apiendpoint"
 CLIENT_TOKEN_HEADER = "x-api-client-token"
 _FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
-_ENDPOINT_FIELDS = (
-    "pk",
-    "token_hash",
-    "flow_id",
-    "flow__enabled",
-    "flow__current_version_id",
-    "flow__save_history",
-)
 
 
 def _problem(code: int, detail: str, **extra) -> Response:
@@ -120,11 +112,7 @@ class HookView(APIView):
                 status=status.HTTP_401_UNAUTHORIZED,
                 headers={"WWW-Authenticate": "Token"},
             )
-        endpoint = (
-            ApiEndpoint.objects.filter(slug=slug, flow__kind=FlowKind.API)
-            .values(*_ENDPOINT_FIELDS)
-            .first()
-        )
+        endpoint = hooks.endpoint_row(slug)
         if endpoint is None:
             return _problem(404, f"No API-endpoint flow answers at '{slug}'.")
         if client_token:
