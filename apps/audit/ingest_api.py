@@ -14,12 +14,17 @@ and the header carrying its shared secret (only the secret's hash is kept).
   "ada@example.com", "target": {"type": "employee", "id": "42", "display": "Ada"},
   "message": "...", ...}]}`; each is written as `ingest.<prefix>.<type>`.
 
-Answers: **200** when every event was recorded, **207** when some were refused; either way the
-body lists each event's result in order:
+Answers: **200** when no event was refused, **207** when some were; either way the body lists
+each event's result in order:
 
-    {"received": 3, "recorded": 2, "refused": 1, "results": [
+    {"received": 3, "recorded": 1, "duplicates": 1, "refused": 1, "results": [
         {"index": 0, "status": "recorded", "event_type": "okta.user.session.start", "id": "..."},
-        {"index": 1, "status": "refused", "error": "The event has no 'eventType'."}, ...]}
+        {"index": 1, "status": "duplicate", "event_type": "okta.user.session.start", "id": "..."},
+        {"index": 2, "status": "refused", "error": "The event has no 'eventType'."}]}
+
+`id` is the system log event's uuid. An event whose id (Okta's `uuid`, a generic event's `id`)
+this source delivered before is a duplicate: Okta sends a delivery again when it did not see
+an answer in time, and it is not recorded twice.
 
 **400** a body not of that shape (or more than 500 events), **401** an unknown source or a
 wrong secret, **409** a disabled source.
@@ -116,11 +121,15 @@ class IngestView(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         results = services.ingest_events(source=found, events_in=events_in)
-        refused = sum(1 for result in results if result["status"] != "recorded")
+        counts = {"recorded": 0, "duplicate": 0, "refused": 0}
+        for result in results:
+            counts[result["status"]] += 1
+        refused = counts["refused"]
         return Response(
             {
                 "received": len(results),
-                "recorded": len(results) - refused,
+                "recorded": counts["recorded"],
+                "duplicates": counts["duplicate"],
                 "refused": refused,
                 "results": results,
             },

@@ -137,3 +137,24 @@ class IngestSource(models.Model):
         if self.kind == IngestKind.OKTA:
             return "okta."
         return f"ingest.{self.event_prefix}."
+
+
+class IngestedEvent(models.Model):
+    """An event a source delivered, by the id the source gave it (Okta's `uuid`, a generic
+    event's `id`): a delivery sent again (Okta retries one it thinks failed) records nothing
+    twice."""
+
+    source = models.ForeignKey(IngestSource, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=100)
+    event = models.ForeignKey(SystemLogEvent, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="audit_ingested_event_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.external_id}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
@@ -14,9 +16,12 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
+_numbers = itertools.count(1)
+
+
 def _okta_event(event_type="user.session.start", login="ada@example.com", **extra):
     return {
-        "uuid": "5f6e7a4c-0000-11ee-8000-000000000001",
+        "uuid": f"5f6e7a4c-0000-11ee-8000-{next(_numbers):012d}",
         "published": "2026-12-01T10:00:00.000Z",
         "eventType": event_type,
         "displayMessage": "User login to Okta",
@@ -140,7 +145,7 @@ def test_a_delivery_of_the_wrong_shape_answers_400(okta):
     _, secret = okta
     assert _post("/api/v1/ingest/okta/", {"events": []}, secret).status_code == 400
     assert _post("/api/v1/ingest/okta/", {"data": {"events": {}}}, secret).status_code == 400
-    too_many = {"data": {"events": [_okta_event()] * 501}}
+    too_many = {"data": {"events": [_okta_event() for _ in range(501)]}}
     assert _post("/api/v1/ingest/okta/", too_many, secret).status_code == 400
     assert not SystemLogEvent.objects.filter(event_type__startswith="okta.").exists()
 
@@ -251,3 +256,31 @@ def test_the_admin_adds_a_source_and_shows_its_secret_once(admin_client):
     )
     assert response.context["secret"] != secret
     assert services.ingest_source_authenticated(slug="okta", secret=secret) is None
+
+
+def test_a_delivery_sent_again_records_nothing_twice(okta):
+    _, secret = okta
+    first, second = _okta_event(), _okta_event("user.lifecycle.suspend")
+    delivery = {"data": {"events": [first, second]}}
+    recorded = _post("/api/v1/ingest/okta/", delivery, secret).json()["results"]
+    again = _post("/api/v1/ingest/okta/", {"data": {"events": [second, first, first]}}, secret)
+    assert again.status_code == 200
+    body = again.json()
+    assert (body["recorded"], body["duplicates"], body["refused"]) == (0, 3, 0)
+    assert [r["id"] for r in body["results"]] == [
+        recorded[1]["id"],
+        recorded[0]["id"],
+        recorded[0]["id"],
+    ]
+    assert SystemLogEvent.objects.filter(event_type__startswith="okta.").count() == 2
+
+
+def test_the_same_id_twice_in_one_delivery_is_recorded_once():
+    _, secret = services.ingest_source_create(
+        actor=None, name="HR", slug="hr", kind=IngestKind.GENERIC, event_prefix="hr"
+    )
+    event = {"type": "employee.left", "id": 7}
+    response = _post("/api/v1/ingest/hr/", {"events": [event, event, {"type": "x"}]}, secret)
+    statuses = [r["status"] for r in response.json()["results"]]
+    assert statuses == ["recorded", "duplicate", "recorded"]
+    assert SystemLogEvent.objects.filter(event_type__startswith="ingest.hr.").count() == 2
