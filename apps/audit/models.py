@@ -146,7 +146,9 @@ class IngestedEvent(models.Model):
 
     source = models.ForeignKey(IngestSource, on_delete=models.CASCADE, related_name="+")
     external_id = models.CharField(max_length=100)
-    event = models.ForeignKey(SystemLogEvent, on_delete=models.PROTECT, related_name="+")
+    # The uuid of the system log event it became (not a foreign key: nothing may stand in the
+    # way of the log's own refusal of TRUNCATE).
+    event_uuid = models.UUIDField()
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

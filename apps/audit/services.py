@@ -211,7 +211,7 @@ def ingest_events(*, source: IngestSource, events_in: list[Any]) -> list[dict[st
     ids = {item.external_id for item in incoming if item.external_id and not item.error}
     seen = dict(
         IngestedEvent.objects.filter(source=source, external_id__in=ids).values_list(
-            "external_id", "event__uuid"
+            "external_id", "event_uuid"
         )
     )
     logins = {item.actor_login.lower() for item in incoming if item.actor_login and not item.error}
@@ -243,7 +243,7 @@ def ingest_events(*, source: IngestSource, events_in: list[Any]) -> list[dict[st
         if item.external_id:
             seen[item.external_id] = event.uuid  # the same id twice in one delivery: once
             delivered.append(
-                IngestedEvent(source=source, external_id=item.external_id, event=event)
+                IngestedEvent(source=source, external_id=item.external_id, event_uuid=event.uuid)
             )
         results.append(
             {
