@@ -67,9 +67,11 @@ def _prepare() -> str:
     return token
 
 
-def _serve(listener: socket.socket) -> None:
-    """One server process: Django's threaded WSGI server on the shared socket."""
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+def _serve(listener: socket.socket, sync: bool = False) -> None:
+    """One server process on the shared socket: Django's threaded WSGI server (keep-alive, a
+    thread per connection) or, `sync`, its plain one (one request at a time, each answer
+    closing its connection, as gunicorn's sync workers do)."""
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler, WSGIServer
 
     from config.wsgi import application
 
@@ -83,7 +85,8 @@ def _serve(listener: socket.socket) -> None:
         def log_message(self, format, *args):
             pass
 
-    server = ThreadedWSGIServer((HOST, 0), QuietHandler, bind_and_activate=False)
+    server_class = WSGIServer if sync else ThreadedWSGIServer
+    server = server_class((HOST, 0), QuietHandler, bind_and_activate=False)
     server.socket.close()
     server.socket = listener
     server.server_address = listener.getsockname()
@@ -165,6 +168,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="servers take one request at a time and close each connection (gunicorn sync)",
+    )
+    parser.add_argument(
         "--health",
         action="store_true",
         help="load GET /healthz instead (no database): the floor of this server and Django",
@@ -186,7 +194,8 @@ def main() -> None:
     port = listener.getsockname()[1]
     fork = multiprocessing.get_context("fork")
     servers = [
-        fork.Process(target=_serve, args=(listener,), daemon=True) for _ in range(args.workers)
+        fork.Process(target=_serve, args=(listener, args.sync), daemon=True)
+        for _ in range(args.workers)
     ]
     for server in servers:
         server.start()
@@ -210,8 +219,9 @@ def main() -> None:
     latencies, statuses = outcome["latencies"], outcome["statuses"]
     answered = len(latencies)
     print(
-        f"{'GET /healthz' if args.health else 'hello'} over HTTP: {args.workers} server "
-        f"processes, {args.connections} connections, {args.seconds:g} s"
+        f"{'GET /healthz' if args.health else 'hello'} over HTTP: {args.workers} "
+        f"{'sync' if args.sync else 'threaded'} server processes, {args.connections} "
+        f"connections, {args.seconds:g} s"
     )
     print(f"  answers: {answered} ({answered / outcome['seconds']:.0f}/s), statuses {statuses}")
     print(
