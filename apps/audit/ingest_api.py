@@ -57,16 +57,12 @@ class IngestView(APIView):
     parser_classes = [JSONParser]
 
     def _source(self, request: Request, slug: str) -> IngestSource | Response:
-        header = IngestSource.objects.filter(slug=slug).values_list("auth_header", flat=True)
-        header_name = header.first() or "Authorization"
-        source = services.ingest_source_authenticated(
-            slug=slug, secret=request.headers.get(header_name, "")
-        )
+        source = services.ingest_source_authenticated(slug=slug, headers=request.headers)
         if source is None:
             return Response(
                 {"detail": "Unknown source or wrong secret."},
                 status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": header_name},
+                headers={"WWW-Authenticate": "shared-secret"},
             )
         if not source.enabled:
             return Response({"detail": "This source is disabled."}, status=status.HTTP_409_CONFLICT)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,12 +178,14 @@ def ingest_source_rotate_secret(*, source: IngestSource, actor) -> str:
     return secret
 
 
-def ingest_source_authenticated(*, slug: str, secret: str) -> IngestSource | None:
-    """The source called `slug` if `secret` is its shared secret, else None."""
+def ingest_source_authenticated(*, slug: str, headers: Mapping[str, str]) -> IngestSource | None:
+    """The source called `slug` if `headers` carry its shared secret in its header, else
+    None (an unknown source and a wrong secret look the same to the caller)."""
     source = IngestSource.objects.filter(slug=slug).first()
-    if source is None or not source.secret_hash or not secret:
+    if source is None or not source.secret_hash:
         return None
-    if not hmac.compare_digest(_hash_secret(secret), source.secret_hash):
+    secret = headers.get(source.auth_header, "")
+    if not secret or not hmac.compare_digest(_hash_secret(secret), source.secret_hash):
         return None
     return source
 

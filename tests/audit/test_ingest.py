@@ -247,7 +247,10 @@ def test_the_admin_adds_a_source_and_shows_its_secret_once(admin_client):
     assert response.status_code == 200, response.content[:500]
     secret = response.context["secret"]
     source = IngestSource.objects.get(slug="okta")
-    assert services.ingest_source_authenticated(slug="okta", secret=secret) == source
+    assert (
+        services.ingest_source_authenticated(slug="okta", headers={"Authorization": secret})
+        == source
+    )
     page = admin_client.get(f"/admin/audit/ingestsource/{source.pk}/change/").content.decode()
     assert secret not in page and source.secret_hash not in page
     response = admin_client.post(
@@ -255,7 +258,9 @@ def test_the_admin_adds_a_source_and_shows_its_secret_once(admin_client):
         {"action": "rotate_secret", "_selected_action": [source.pk]},
     )
     assert response.context["secret"] != secret
-    assert services.ingest_source_authenticated(slug="okta", secret=secret) is None
+    assert (
+        services.ingest_source_authenticated(slug="okta", headers={"Authorization": secret}) is None
+    )
 
 
 def test_a_delivery_sent_again_records_nothing_twice(okta):
