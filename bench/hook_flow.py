@@ -12,6 +12,15 @@ Migrates and seeds the database, gives `hello` a fresh client token, then serves
 one-second warm-up; then it stops by itself and the servers are stopped. History is on (the
 flow keeps its card-by-card record), as shipped.
 
+`--sync` serves as gunicorn's sync workers do (one request at a time per process, each answer
+closing its connection); `--wrk` loads with wrk (`apt-get install wrk`) instead of the Python
+load process; `--health` loads `GET /healthz` (no database) for the floor of server + Django;
+`--compare N` also times N runs in-process, today's `run_now` against the endpoint's inline run.
+
+Each answer commits once (the run and its history, durable): in `--sync` mode PostgreSQL's WAL
+flush per commit is a large part of the time (`PGOPTIONS="-c synchronous_commit=off"` shows how
+much; not a setting to ship without deciding that the last moments of history may be lost).
+
 With gunicorn and wrk installed, the same measure is:
 
     gunicorn -w 2 -b 127.0.0.1:8000 config.wsgi    # DJANGO_DEBUG=false, SECRET_KEY, ALLOWED_HOSTS
@@ -173,6 +182,11 @@ def main() -> None:
         help="servers take one request at a time and close each connection (gunicorn sync)",
     )
     parser.add_argument(
+        "--wrk",
+        action="store_true",
+        help="load with wrk (apt-get install wrk): -t2, --connections, --seconds, --latency",
+    )
+    parser.add_argument(
         "--health",
         action="store_true",
         help="load GET /healthz instead (no database): the floor of this server and Django",
@@ -201,6 +215,9 @@ def main() -> None:
         server.start()
     try:
         _wait_until_answering(port)
+        if args.wrk:
+            _run_wrk(port, token, args)
+            return
         cpu_before = sum(_cpu_seconds(server.pid) for server in servers)
         queue = fork.Queue()
         loader = fork.Process(
@@ -267,6 +284,31 @@ def _compare_in_process(calls: int) -> None:
         each = (time.perf_counter() - started) / calls * 1000
         print(f"  {label}: {each:.2f} ms a run, {len(queries)} statements")
     connection.close()
+
+
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = '{"name": "Ada"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["x-api-client-token"] = "%s"
+"""
+
+
+def _run_wrk(port: int, token: str, args) -> None:
+    """wrk's own figures (answers per second, latency percentiles) against the servers."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % token)
+        script.flush()
+        command = ["wrk", "-t2", f"-c{args.connections}", f"-d{args.seconds:g}s", "--latency"]
+        if not args.health:
+            command += ["-s", script.name]
+        url = f"http://{HOST}:{port}{'/healthz' if args.health else PATH}"
+        mode = "sync" if args.sync else "threaded"
+        print(f"{' '.join(command)} {url}  ({args.workers} {mode} server processes)")
+        subprocess.run([*command, url], check=True, timeout=args.seconds + 60)  # noqa: S603
+    print(f"  load average {os.getloadavg()[0]:.2f}")
 
 
 def _wait_until_answering(port: int) -> None:
