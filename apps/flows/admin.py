@@ -138,7 +138,14 @@ class FlowAdmin(admin.ModelAdmin):
     list_select_related = ("current_version",)
     search_fields = ("name", "description", "folder")
     filter_horizontal = ("allowed_teams",)
-    readonly_fields = ("version_number", "picture", "versions_table", "created_at", "updated_at")
+    readonly_fields = (
+        "version_number",
+        "api_endpoint",
+        "picture",
+        "versions_table",
+        "created_at",
+        "updated_at",
+    )
     actions = (export_flows,)
     change_list_template = "admin/flows/flow/change_list.html"
     change_form_template = "admin/flows/flow/change_form.html"
@@ -169,9 +176,15 @@ class FlowAdmin(admin.ModelAdmin):
         )
         if obj is None:
             return (main, teams, definition)
+        endpoint = (
+            [("API endpoint", {"fields": ("api_endpoint",)})]
+            if ApiEndpoint.objects.filter(flow=obj).exists()
+            else []
+        )
         return (
             main,
             teams,
+            *endpoint,
             ("Picture of the current version", {"fields": ("picture",)}),
             definition,
             ("Versions", {"fields": ("versions_table",)}),
@@ -183,6 +196,23 @@ class FlowAdmin(admin.ModelAdmin):
     @admin.display(description="version", ordering="current_version__number")
     def version_number(self, obj: Flow):
         return obj.current_version.number if obj.current_version_id else "-"
+
+    @admin.display(description="endpoint")
+    def api_endpoint(self, obj: Flow) -> str:
+        endpoint = ApiEndpoint.objects.filter(flow=obj).first()
+        if endpoint is None:
+            return "-"
+        token = (
+            f"client token {endpoint.token_prefix}… (rotated {endpoint.token_rotated_at:%Y-%m-%d})"
+            if endpoint.token_prefix
+            else "no client token yet"
+        )
+        return format_html(
+            'POST <code>{}</code>: {}; <a href="{}">rotate it under API endpoints</a>.',
+            reverse("flow-hook", args=[endpoint.slug]),
+            token,
+            reverse("admin:flows_apiendpoint_changelist") + f"?q={endpoint.slug}",
+        )
 
     @admin.display(description="runs")
     def runs_link(self, obj: Flow) -> str:

@@ -438,3 +438,12 @@ def test_a_synchronous_flow_that_writes_to_the_directory_runs_in_the_web_process
     assert run.trigger_ref == "hook:retitle" and run.card_runs.count() == 2
     changed = SystemLogEvent.objects.get(event_type="directory.user.profile_updated")
     assert changed.data["flow_run"] == run.pk
+
+
+def test_the_flow_page_says_where_its_endpoint_answers(admin_client):
+    flow = _flow()
+    page = admin_client.get(f"/admin/flows/flow/{flow.pk}/change/").content.decode()
+    assert "/api/v1/hooks/hello/" in page and "no client token yet" in page
+    _token(flow)
+    page = admin_client.get(f"/admin/flows/flow/{flow.pk}/change/").content.decode()
+    assert ApiEndpoint.objects.get().token_prefix in page
