@@ -180,6 +180,33 @@ MARK_FLOW_DEFINITION = {
     ],
 }
 
+# A synchronous API endpoint: POST /api/v1/hooks/hello/ {"name": "Ada"} -> {"greeting": ...}.
+# Its cards are pure, so it runs in the web process (bench/hook_flow.py loads it). Its client
+# token is made in the admin (API endpoints -> rotate the client token).
+HELLO_FLOW = "Hello"
+HELLO_FLOW_DEFINITION = {
+    "trigger": {
+        "type": "api",
+        "slug": "hello",
+        "synchronous": True,
+        "timeout_seconds": 10,
+        "rate_limit_per_minute": 120_000,
+    },
+    "inputs": [{"name": "name", "type": "text", "required": False}],
+    "cards": [
+        {
+            "id": "greeting",
+            "card": "text.compose",
+            "inputs": {"template": "Hello, {{ inputs.name or 'world' }}!"},
+        },
+        {
+            "id": "reply",
+            "card": "control.return",
+            "inputs": {"value": {"greeting": "{{ greeting.text }}"}},
+        },
+    ],
+}
+
 
 @functools.cache
 def _hashed(password: str) -> str:
@@ -314,7 +341,7 @@ class Command(BaseCommand):
         return team
 
     def _flows(self, admin, badge_team):
-        """The badge team's delegated flow, and the 'mark group members' helper."""
+        """The badge team's delegated flow, the 'mark group members' helper and `hello`."""
         if not Flow.objects.filter(name=BADGE_FLOW).exists():
             flow = flows.flow_create(
                 actor=admin,
@@ -335,6 +362,16 @@ class Command(BaseCommand):
                 folder="Demo",
                 description="Reads a person by e-mail and sets their isMemberOfGroup "
                 "attribute to true. Run it by hand from its page, or call it from a flow.",
+            )
+        if not Flow.objects.filter(name=HELLO_FLOW).exists():
+            flows.flow_create(
+                actor=admin,
+                name=HELLO_FLOW,
+                kind=FlowKind.API,
+                definition=HELLO_FLOW_DEFINITION,
+                folder="Demo",
+                description='POST /api/v1/hooks/hello/ {"name": "Ada"} answers '
+                '{"greeting": "Hello, Ada!"}. Rotate its client token under API endpoints.',
             )
 
     def _request_types(self, admin, badge_team, buildings):
