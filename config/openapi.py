@@ -68,7 +68,9 @@ class AutoSchema(SpectacularAutoSchema):
         if operation is None:
             return None
         responses = operation["responses"]
-        for status_code in self._error_status_codes(operation):
+        # The errors the view can answer, and those it declares itself without a body.
+        declared = [code for code in responses if code in DESCRIPTIONS]
+        for status_code in dict.fromkeys([*self._error_status_codes(operation), *declared]):
             responses.setdefault(status_code, {"description": DESCRIPTIONS[status_code]})
             responses[status_code].setdefault(
                 "content", {"application/json": {"schema": self._error_schema(status_code)}}

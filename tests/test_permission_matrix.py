@@ -43,6 +43,7 @@ from apps.access_requests.models import (
     Task,
 )
 from apps.access_requests.notifications import approval_link_token
+from apps.audit import services as audit_services
 from apps.audit.models import SystemLogEvent
 from apps.directory import services as directory_services
 from apps.directory.models import AppAssignment, Application, Group, GroupMembership, User
@@ -142,6 +143,15 @@ API = [
     ("PUT",    "/api/v1/connections/{connection}/", {"description": "x"},
                                                                     (401, 403, 403, 403, 403, 403, 403, 405, 405)),
     ("DELETE", "/api/v1/connections/{connection}/", None,           (401, 403, 403, 403, 403, 403, 403, 403, 204)),
+    # --- API-endpoint flows: a person's token needs flows.call_apiendpoint (a client token is
+    # the endpoint's own: tests/flows/test_hooks.py)
+    ("POST",   "/api/v1/hooks/matrix/", {"name": "x"},              (401, 403, 403, 403, 403, 403, 403, 403, 200)),
+    ("POST",   "/api/v1/hooks/nobody/", {"name": "x"},              (401, 404, 404, 404, 404, 404, 404, 404, 404)),
+    ("GET",    "/api/v1/hooks/matrix/", None,                       (405, 405, 405, 405, 405, 405, 405, 405, 405)),
+    # --- events in from other systems: the source's shared secret, never a person's rights
+    # (tests/audit/test_ingest.py)
+    ("GET",    "/api/v1/ingest/okta/", None,                        (401, 401, 401, 401, 401, 401, 401, 401, 401)),
+    ("POST",   "/api/v1/ingest/okta/", {"data": {"events": []}},    (401, 401, 401, 401, 401, 401, 401, 401, 401)),
     # --- API tokens: each person lists and revokes their own ({api_token} is the requester's)
     ("GET",    "/api/v1/auth/tokens/", None,                        (401, 200, 200, 200, 200, 200, 200, 200, 200)),
     ("POST",   "/api/v1/auth/tokens/", {"name": "x"},               (401, 405, 405, 405, 405, 405, 405, 405, 405)),
@@ -261,6 +271,19 @@ def _build() -> World:
             "cards": [{"id": "a", "card": "control.assign", "inputs": {"e": "{{ inputs.email }}"}}],
         },
     )
+    flow_services.flow_create(
+        actor=None,
+        name="Matrix hook",
+        kind="api",
+        definition={
+            "trigger": {"type": "api", "slug": "matrix", "synchronous": True},
+            "inputs": [{"name": "name", "type": "text"}],
+            "cards": [
+                {"id": "r", "card": "control.return", "inputs": {"value": "{{ inputs.name }}"}}
+            ],
+        },
+    )
+    audit_services.ingest_source_create(actor=None, name="Okta", slug="okta")
     run = flow_services.run_enqueue(
         flow=flow, inputs={"email": "a@example.com"}, trigger=Trigger.API, actor=people["root"]
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
-from django.urls import path
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 
-from apps.audit import catalogue, events
-from apps.audit.models import SystemLogEvent
+from apps.audit import catalogue, events, services
+from apps.audit.models import IngestSource, SystemLogEvent
 from apps.audit.selectors import events_by_actor
 from apps.audit.services import emit
 from apps.core.admin_support import LargeTablePaginator
@@ -192,3 +194,80 @@ def _csv_safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+# --- Event ingest sources -------------------------------------------------------------------
+
+
+@admin.register(IngestSource)
+class IngestSourceAdmin(admin.ModelAdmin):
+    """Other systems whose events are written to the system log. Saved through the services;
+    a new source gets a shared secret, shown once (so does the "new secret" action)."""
+
+    list_display = ("name", "slug", "kind", "event_prefix", "auth_header", "enabled")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "slug")
+    fields = (
+        "name",
+        "slug",
+        "kind",
+        "event_prefix",
+        "auth_header",
+        "enabled",
+        "secret_prefix",
+        "secret_rotated_at",
+    )
+    readonly_fields = ("secret_prefix", "secret_rotated_at")
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ["rotate_secret"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # disable it instead: its events keep naming it
+
+    def has_rotate_permission(self, request) -> bool:
+        return request.user.has_perm("audit.rotate_ingestsource")
+
+    def save_model(self, request, obj, form, change):
+        values = {field: form.cleaned_data[field] for field in services.INGEST_SOURCE_FIELDS}
+        try:
+            if change:
+                services.ingest_source_update(source=obj, actor=request.user, **values)
+            else:
+                source, secret = services.ingest_source_create(actor=request.user, **values)
+                obj.pk = source.pk
+                request._new_ingest_secret = secret
+        except ValidationError as error:  # checked by the form already; a race at worst
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_new_ingest_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        return self._show_secret(request, IngestSource.objects.get(pk=obj.pk), secret)
+
+    @admin.action(description="Make a new shared secret (shown once)", permissions=["rotate"])
+    def rotate_secret(self, request, queryset):
+        sources = list(queryset[:2])
+        if len(sources) != 1:
+            self.message_user(
+                request, "Make a new secret for one source at a time.", messages.WARNING
+            )
+            return None
+        secret = services.ingest_source_rotate_secret(source=sources[0], actor=request.user)
+        return self._show_secret(request, IngestSource.objects.get(pk=sources[0].pk), secret)
+
+    def _show_secret(self, request, source: IngestSource, secret: str):
+        response = TemplateResponse(
+            request,
+            "admin/audit/ingestsource/new_secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Shared secret",
+                "source": source,
+                "secret": secret,
+                "url": request.build_absolute_uri(reverse("ingest", args=[source.slug])),
+                "back": reverse("admin:audit_ingestsource_changelist"),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
@@ -85,3 +86,77 @@ class SystemLogEvent(models.Model):
 def target_type_of(obj: models.Model) -> str:
     """The dotted `app_label.model` name under which events about `obj` are filed."""
     return obj._meta.label_lower
+
+
+class IngestKind(models.TextChoices):
+    OKTA = "okta", "Okta event hook"
+    GENERIC = "generic", "Generic JSON events"
+
+
+class IngestSource(models.Model):
+    """Another system whose events are written to the system log: `POST /api/v1/ingest/{slug}/`.
+
+    Its deliveries are authenticated by a shared secret sent in the header `auth_header` (Okta:
+    the event hook's "Authentication field" and "Authentication secret"). Only the secret's
+    hash is kept; the admin makes a new one and shows it once.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True, help_text="The URL: /api/v1/ingest/<slug>/")
+    kind = models.CharField(max_length=16, choices=IngestKind.choices, default=IngestKind.OKTA)
+    event_prefix = models.SlugField(
+        max_length=40,
+        blank=True,
+        help_text="Generic sources: their events are written as ingest.<prefix>.<type>. "
+        "Okta events are always okta.<eventType>.",
+    )
+    auth_header = models.CharField(
+        max_length=100, default="Authorization", help_text="The header that carries the secret."
+    )
+    secret_hash = models.CharField(max_length=64, blank=True, editable=False)
+    secret_prefix = models.CharField(max_length=16, blank=True)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "event ingest source"
+        permissions = [("rotate_ingestsource", "Can make a new secret for an event ingest source")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind == IngestKind.GENERIC and not self.event_prefix:
+            raise ValidationError({"event_prefix": "A generic source needs an event prefix."})
+
+    @property
+    def type_prefix(self) -> str:
+        """What every event type from this source starts with."""
+        if self.kind == IngestKind.OKTA:
+            return "okta."
+        return f"ingest.{self.event_prefix}."
+
+
+class IngestedEvent(models.Model):
+    """An event a source delivered, by the id the source gave it (Okta's `uuid`, a generic
+    event's `id`): a delivery sent again (Okta retries one it thinks failed) records nothing
+    twice."""
+
+    source = models.ForeignKey(IngestSource, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=100)
+    # The uuid of the system log event it became (not a foreign key: nothing may stand in the
+    # way of the log's own refusal of TRUNCATE).
+    event_uuid = models.UUIDField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="audit_ingested_event_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.external_id}"

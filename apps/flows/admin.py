@@ -39,6 +39,7 @@ from apps.flows import (
 from apps.flows.errors import CardError
 from apps.flows.forms import ConnectionAdminForm, FlowAdminForm, ImportFlowsForm, RunFlowForm
 from apps.flows.models import (
+    ApiEndpoint,
     CardRun,
     Connection,
     Flow,
@@ -150,6 +151,7 @@ class FlowAdmin(admin.ModelAdmin):
     readonly_fields = (
         "version_number",
         "trigger_summary",
+        "api_endpoint",
         "picture",
         "versions_table",
         "created_at",
@@ -185,6 +187,11 @@ class FlowAdmin(admin.ModelAdmin):
         )
         if obj is None:
             return (main, teams, definition)
+        endpoint = (
+            [("API endpoint", {"fields": ("api_endpoint",)})]
+            if ApiEndpoint.objects.filter(flow=obj).exists()
+            else []
+        )
         return (
             main,
             teams,
@@ -196,6 +203,7 @@ class FlowAdmin(admin.ModelAdmin):
                     '"trigger" (event types and filters, or a schedule).',
                 },
             ),
+            *endpoint,
             ("Picture of the current version", {"fields": ("picture",)}),
             definition,
             ("Versions", {"fields": ("versions_table",)}),
@@ -207,6 +215,23 @@ class FlowAdmin(admin.ModelAdmin):
     @admin.display(description="version", ordering="current_version__number")
     def version_number(self, obj: Flow):
         return obj.current_version.number if obj.current_version_id else "-"
+
+    @admin.display(description="endpoint")
+    def api_endpoint(self, obj: Flow) -> str:
+        endpoint = ApiEndpoint.objects.filter(flow=obj).first()
+        if endpoint is None:
+            return "-"
+        token = (
+            f"client token {endpoint.token_prefix}… (rotated {endpoint.token_rotated_at:%Y-%m-%d})"
+            if endpoint.token_prefix
+            else "no client token yet"
+        )
+        return format_html(
+            'POST <code>{}</code>: {}; <a href="{}">rotate it under API endpoints</a>.',
+            reverse("flow-hook", args=[endpoint.slug]),
+            token,
+            reverse("admin:flows_apiendpoint_changelist") + f"?q={endpoint.slug}",
+        )
 
     @admin.display(description="runs")
     def runs_link(self, obj: Flow) -> str:
@@ -1083,4 +1108,62 @@ class ConnectionAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
-__all__ = ["ConnectionAdmin", "FlowAdmin", "FlowRunAdmin", "FlowTableAdmin", "card_reference"]
+# --- API endpoints --------------------------------------------------------------------------
+
+
+@admin.register(ApiEndpoint)
+class ApiEndpointAdmin(admin.ModelAdmin):
+    """Where API-endpoint flows answer. The slug comes from the flow's trigger (edit the flow);
+    here the client token is rotated, its secret shown once. Its hash is never shown."""
+
+    list_display = ("slug", "flow", "token_prefix", "token_rotated_at")
+    list_select_related = ("flow",)
+    search_fields = ("slug", "flow__name")
+    fields = ("slug", "flow", "token_prefix", "token_rotated_at")
+    readonly_fields = fields
+    actions = ["rotate_token"]
+
+    def has_add_permission(self, request):
+        return False  # made by saving a flow whose trigger is "api"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # goes when the flow's trigger does
+
+    def save_model(self, request, obj, form, change):
+        """Every field is read-only: nothing to save."""
+
+    def has_rotate_permission(self, request) -> bool:
+        return request.user.has_perm("flows.rotate_apiendpoint")
+
+    @admin.action(description="Rotate the client token (shown once)", permissions=["rotate"])
+    def rotate_token(self, request, queryset):
+        endpoints = list(queryset[:2])
+        if len(endpoints) != 1:
+            self.message_user(request, "Rotate one endpoint at a time.", messages.WARNING)
+            return None
+        endpoint = endpoints[0]
+        token = services.endpoint_rotate_token(endpoint=endpoint, actor=request.user)
+        response = TemplateResponse(
+            request,
+            "admin/flows/apiendpoint/new_token.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "New client token",
+                "endpoint": endpoint,
+                "token": token,
+                "url": request.build_absolute_uri(reverse("flow-hook", args=[endpoint.slug])),
+                "back": reverse("admin:flows_apiendpoint_changelist"),
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+__all__ = [
+    "ApiEndpointAdmin",
+    "ConnectionAdmin",
+    "FlowAdmin",
+    "FlowRunAdmin",
+    "FlowTableAdmin",
+    "card_reference",
+]

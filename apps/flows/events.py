@@ -52,3 +52,8 @@ CONNECTION_UPDATED = register(
 CONNECTION_DELETED = register(
     "flows.connection.deleted", "A stored connection was deleted.", _CONNECTION_CHANGE
 )
+ENDPOINT_TOKEN_ROTATED = register(
+    "flows.endpoint.token_rotated",
+    "An admin gave an API-endpoint flow a new client token (the old one stops working).",
+    {"slug": "the endpoint's slug", **_CHANGE},
+)

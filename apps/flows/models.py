@@ -392,10 +392,36 @@ class Connection(ConstraintErrorsOnFields, models.Model):
         return bool(self.encrypted_secret)
 
 
+class ApiEndpoint(models.Model):
+    """Where an API-endpoint flow answers: `POST /api/v1/hooks/{slug}/`. Kept in step with the
+    `trigger` of the flow's current version when a version is saved; the client token's hash
+    is its own (rotated from the admin, the secret shown once)."""
+
+    flow = models.OneToOneField(Flow, on_delete=models.CASCADE, related_name="endpoint")
+    slug = models.SlugField(max_length=100, unique=True)
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    token_prefix = models.CharField(
+        max_length=16, blank=True, help_text="The first characters of the client token."
+    )
+    token_rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name = "API endpoint"
+        permissions = [
+            ("call_apiendpoint", "Can call API-endpoint flows with a personal API token"),
+            ("rotate_apiendpoint", "Can rotate the client token of an API-endpoint flow"),
+        ]
+
+    def __str__(self) -> str:
+        return f"/api/v1/hooks/{self.slug}/"
+
+
 __all__ = [
     "CHAT_CONNECTION_KINDS",
     "DELEGATED_INPUT_TYPES",
     "RUN_LIFECYCLE",
+    "ApiEndpoint",
     "CardRun",
     "Connection",
     "ConnectionKind",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import re
+import secrets
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 from django_q.exceptions import TimeoutException as QueueTaskTimeout
@@ -20,7 +24,8 @@ from django_q.tasks import async_task
 from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
-from apps.flows import encryption, events, scheduling, subscriptions, triggers, types
+from apps.directory.models import hash_api_token
+from apps.flows import encryption, events, hooks, scheduling, subscriptions, triggers, types
 from apps.flows.connections import host_key
 from apps.flows.engine import CardFailed, Execution, Limits, RunLost, _redacted
 from apps.flows.errors import CardError, FlowLimitExceeded
@@ -28,6 +33,7 @@ from apps.flows.models import (
     CHAT_CONNECTION_KINDS,
     RUN_LIFECYCLE,
     SECRET_MEANING,
+    ApiEndpoint,
     CardRun,
     Connection,
     ConnectionKind,
@@ -109,6 +115,7 @@ def _new_version(flow: Flow, definition, *, actor, note: str, restored=None) -> 
     flow.current_version = version
     flow.save(update_fields=["current_version", "updated_at"])
     _triggers_changed(flow)
+    hooks.sync_endpoint(flow=flow, definition=definition)
     emit(
         events.FLOW_VERSION_SAVED,
         actor=actor,
@@ -271,10 +278,15 @@ def run_enqueue(
 
 
 def run_now(
-    *, flow: Flow, inputs: Mapping[str, Any], trigger: str = Trigger.API, actor=None
+    *,
+    flow: Flow,
+    inputs: Mapping[str, Any],
+    trigger: str = Trigger.API,
+    trigger_ref: str = "",
+    actor=None,
 ) -> FlowRun:
     """Create a run and execute it in this process (API flows answering synchronously)."""
-    run = _create_run(flow, inputs, trigger=trigger, actor=actor)
+    run = _create_run(flow, inputs, trigger=trigger, trigger_ref=trigger_ref, actor=actor)
     return execute(run, actor=actor)
 
 
@@ -886,3 +898,171 @@ def connections_rotate_keys() -> int:
             )
             rewritten += 1
     return rewritten
+
+
+# --- API-endpoint flows ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def endpoint_rotate_token(*, endpoint: ApiEndpoint, actor) -> str:
+    """Give the endpoint a new client token and return it (shown once: only its hash is kept);
+    the previous token stops working at once."""
+    endpoint = ApiEndpoint.objects.select_for_update().select_related("flow").get(pk=endpoint.pk)
+    token = secrets.token_urlsafe(32)
+    old_prefix = endpoint.token_prefix or None
+    endpoint.token_hash = hash_api_token(token)
+    endpoint.token_prefix = token[:8]
+    endpoint.token_rotated_at = timezone.now()
+    endpoint.save(update_fields=["token_hash", "token_prefix", "token_rotated_at"])
+    emit(
+        events.ENDPOINT_TOKEN_ROTATED,
+        actor=actor,
+        target=endpoint.flow,
+        data={
+            "slug": endpoint.slug,
+            "old": {"token_prefix": old_prefix},
+            "new": {"token_prefix": endpoint.token_prefix},
+        },
+    )
+    return token
+
+
+class _InlineExecution(Execution):
+    """An execution whose run exists only in this process until it is written whole: there is
+    no lease to hold, since no other worker can see the run."""
+
+    def _write_lease(self, now: float, **fields) -> None:
+        self.renew_at = now + self.renew_every
+
+
+def run_inline(
+    *,
+    flow_id: int,
+    version: FlowVersion,
+    inputs: Mapping[str, Any],
+    save_history: bool,
+    trigger: str = Trigger.API,
+    trigger_ref: str = "",
+    actor=None,
+    max_seconds: float | None = None,
+) -> tuple[FlowRun, bool]:
+    """Run a version whose cards are all in-process and idempotent here and now, then write the
+    run and its history in one transaction (one insert for the run, one for its cards).
+
+    Returns the finished run and whether it ran out of time (`max_seconds`, below the global
+    limit). ValidationError naming each refused input, before anything runs or is written.
+    """
+    checked = check_run_inputs(version, inputs)
+    limits = Limits.from_settings()
+    if max_seconds is not None and max_seconds < limits.max_seconds:
+        limits = replace(limits, max_seconds=max_seconds)
+    now = timezone.now()
+    person = actor if actor is not None and getattr(actor, "pk", None) else None
+    run = FlowRun(
+        flow_id=flow_id,
+        version=version,
+        status=RunStatus.RUNNING,
+        trigger=trigger,
+        trigger_ref=trigger_ref[:255],
+        started_by=person,
+        inputs=checked,
+        history_saved=save_history,
+        correlation_id=current_correlation_id(),
+        created_at=now,
+        started_at=now,
+        claims=1,
+    )
+    execution = _InlineExecution(run, limits=limits, actor=person)
+    status, output, error, error_card = RunStatus.SUCCEEDED, None, "", ""
+    try:
+        output = _json_safe(execution.run_all())
+    except CardFailed as failure:
+        status, error, error_card = RunStatus.FAILED, failure.message, failure.card_id
+    except (CardError, FlowLimitExceeded) as failure:
+        status, error = RunStatus.FAILED, str(failure)
+    except Exception as failure:  # the engine itself: record it rather than lose the run
+        logger.exception("Inline run of flow %s crashed", flow_id)
+        status, error = RunStatus.FAILED, f"internal error: {failure!r}"
+    timed_out = status == RunStatus.FAILED and time.monotonic() > execution.deadline
+    run.status, run.output, run.error, run.error_card = status, output, error, error_card
+    run.cards_executed = execution.executed
+    run.finished_at = timezone.now()
+    if (
+        status == RunStatus.SUCCEEDED
+        and person is None
+        and _insert_in_one_statement(run, execution.records)
+    ):
+        return run, False
+    with transaction.atomic():
+        run.save(force_insert=True)
+        if execution.records:
+            CardRun.objects.bulk_create(execution.records, batch_size=1000)
+        if person is not None:
+            emit(
+                events.RUN_QUEUED,
+                actor=person,
+                target=run,
+                data={
+                    "run_id": run.pk,
+                    "flow": version.flow.name,
+                    "version": version.number,
+                    "trigger": trigger,
+                    "trigger_ref": run.trigger_ref,
+                    "inputs": _redacted(run.inputs),
+                },
+            )
+        if status == RunStatus.FAILED:
+            _emit_failed(run, error=error, card=error_card)
+    return run, timed_out
+
+
+_ONE_STATEMENT_MAX_CARDS = 200
+
+
+def _insert_in_one_statement(run: FlowRun, records: list[CardRun]) -> bool:
+    """On PostgreSQL, write a run and its cards with one statement (a data-modifying CTE):
+    atomic by itself, one round trip, no BEGIN / COMMIT. False where it does not apply (another
+    database, no history, a long history): write them the ordinary way."""
+    if connection.vendor != "postgresql" or not records or len(records) > _ONE_STATEMENT_MAX_CARDS:
+        return False
+    sql, run_fields, card_fields = _one_statement_sql(len(records))
+    params = [f.get_db_prep_save(getattr(run, f.attname), connection) for f in run_fields]
+    for record in records:
+        params += [f.get_db_prep_save(getattr(record, f.attname), connection) for f in card_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        run.pk = cursor.fetchone()[0]
+    run._state.adding = False
+    for record in records:
+        record.run = run
+        record._state.adding = False
+    return True
+
+
+@functools.lru_cache(maxsize=_ONE_STATEMENT_MAX_CARDS)
+def _one_statement_sql(cards: int):
+    """The statement writing a run and `cards` card records, with the fields it takes."""
+    quote = connection.ops.quote_name
+    run_fields = [f for f in FlowRun._meta.concrete_fields if not f.primary_key]
+    card_fields = [
+        f for f in CardRun._meta.concrete_fields if not f.primary_key and f.name != "run"
+    ]
+    # The VALUES list has no target column to type its parameters: cast each (text for
+    # varchar, so that a value too long fails as the ORM's insert would, never truncated).
+    casts = [
+        "text" if f.db_type(connection).startswith("varchar") else f.db_type(connection)
+        for f in card_fields
+    ]
+    row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    card_columns = ", ".join(quote(f.column) for f in card_fields)
+    # Only model-defined names are formatted in; every value is a parameter.
+    sql = (
+        f"WITH new_run AS (INSERT INTO {quote(FlowRun._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in run_fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(run_fields))}) RETURNING {quote('id')}) "
+        f"INSERT INTO {quote(CardRun._meta.db_table)} ({quote('run_id')}, {card_columns}) "
+        f"SELECT new_run.{quote('id')}, cards.* FROM new_run, "
+        f"(VALUES {', '.join([row] * cards)}) AS cards ({card_columns}) "
+        f"RETURNING {quote('run_id')}"
+    )
+    return sql, run_fields, card_fields

@@ -145,8 +145,11 @@ def _validate_event(trigger: dict[str, Any]) -> list[str]:
         where = f"trigger.events[{position}]"
         if not isinstance(pattern, str) or not _EVENT_PATTERN.match(pattern):
             errors.append(f"{where}: {pattern!r} is not an event type such as directory.user.*.")
-        elif not any(event_type_matches((pattern,), name) for name in known) and (
-            pattern.split(".")[0] in namespaces
+        elif (
+            not any(event_type_matches((pattern,), name) for name in known)
+            # a pattern inside a declared family (okta.user.*) stands for types it may receive
+            and catalogue.family_of(pattern.replace("*", "x")) is None
+            and pattern.split(".")[0] in namespaces
         ):
             # A slip inside one of our apps' names is refused; types other systems send (an
             # identity provider's okta.*) are recorded as they arrive, so they are let through.

@@ -199,6 +199,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Cache ---------------------------------------------------------------------------------
+# Per process unless CACHE_URL says otherwise. The API-endpoint flows count their rate limits in
+# it: with several web processes, point CACHE_URL at Redis (redis://127.0.0.1:6379/1) for one
+# limit across them all.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- Task queue (django-q2) -----------------------------------------------------------------
 # The ORM broker keeps the queue in the database, so one command runs everything; REDIS_URL
 # switches to Redis. `timeout` must stay below `retry`, or a slow task is started twice.

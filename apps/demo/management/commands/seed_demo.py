@@ -165,6 +165,33 @@ BADGE_FLOW_DEFINITION = {
     ],
 }
 
+# A synchronous API endpoint: POST /api/v1/hooks/hello/ {"name": "Ada"} -> {"greeting": ...}.
+# Its cards are pure, so it runs in the web process (bench/hook_flow.py loads it). Its client
+# token is made in the admin (API endpoints -> rotate the client token).
+HELLO_FLOW = "Hello"
+HELLO_FLOW_DEFINITION = {
+    "trigger": {
+        "type": "api",
+        "slug": "hello",
+        "synchronous": True,
+        "timeout_seconds": 10,
+        "rate_limit_per_minute": 120_000,
+    },
+    "inputs": [{"name": "name", "type": "text", "required": False}],
+    "cards": [
+        {
+            "id": "greeting",
+            "card": "text.compose",
+            "inputs": {"template": "Hello, {{ inputs.name or 'world' }}!"},
+        },
+        {
+            "id": "reply",
+            "card": "control.return",
+            "inputs": {"value": {"greeting": "{{ greeting.text }}"}},
+        },
+    ],
+}
+
 
 @functools.cache
 def _hashed(password: str) -> str:
@@ -299,7 +326,7 @@ class Command(BaseCommand):
         return team
 
     def _flows(self, admin, badge_team):
-        """The badge team's delegated flow, and the scenario flows."""
+        """The badge team's delegated flow, `hello` and the scenario flows."""
         if not Flow.objects.filter(name=BADGE_FLOW).exists():
             flow = flows.flow_create(
                 actor=admin,
@@ -311,6 +338,16 @@ class Command(BaseCommand):
                 "from the directory and e-mails the assignee what to program.",
             )
             flows.flow_update(flow=flow, actor=admin, allowed_teams=[badge_team])
+        if not Flow.objects.filter(name=HELLO_FLOW).exists():
+            flows.flow_create(
+                actor=admin,
+                name=HELLO_FLOW,
+                kind=FlowKind.API,
+                definition=HELLO_FLOW_DEFINITION,
+                folder="Demo",
+                description='POST /api/v1/hooks/hello/ {"name": "Ada"} answers '
+                '{"greeting": "Hello, Ada!"}. Rotate its client token under API endpoints.',
+            )
         # The seed scenarios (apps/flows/scenarios), enabled where they call no outside
         # system: adding someone to a group sets their isMemberOfGroup by itself.
         # A demo seeded before the scenarios has "Mark group members" as a helper run by
