@@ -27,7 +27,15 @@ from django.utils.safestring import mark_safe
 
 from apps.core.admin_support import LargeTablePaginator, copy_saved_fields
 from apps.core.statemachine import IllegalTransition
-from apps.flows import registry, scheduling, services, stored_connections, transfer, triggers
+from apps.flows import (
+    registry,
+    scenarios,
+    scheduling,
+    services,
+    stored_connections,
+    transfer,
+    triggers,
+)
 from apps.flows.errors import CardError
 from apps.flows.forms import ConnectionAdminForm, FlowAdminForm, ImportFlowsForm, RunFlowForm
 from apps.flows.models import (
@@ -369,6 +377,11 @@ class FlowAdmin(admin.ModelAdmin):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("import/", view(self.import_view), name=f"{prefix}_import"),
+            path(
+                "load-scenarios/",
+                view(self.load_scenarios_view),
+                name=f"{prefix}_load_scenarios",
+            ),
             path("<path:object_id>/run/", view(self.run_view), name=f"{prefix}_run"),
             path(
                 "<path:object_id>/versions/<int:number>/",
@@ -446,6 +459,36 @@ class FlowAdmin(admin.ModelAdmin):
                     return HttpResponseRedirect(reverse("admin:flows_flow_changelist"))
         context = self._context(request, title="Import flows", form=form, report=report)
         return TemplateResponse(request, "admin/flows/flow/import.html", context)
+
+    def load_scenarios_view(self, request):
+        """POST: import the shipped scenario flows (those missing; existing ones are kept)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        changelist = HttpResponseRedirect(reverse("admin:flows_flow_changelist"))
+        missing = scenarios.missing_profile_attributes()
+        if missing and not request.user.has_perm("directory.add_profileattribute"):
+            self.message_user(
+                request,
+                "The scenarios need the custom profile attributes "
+                f"{', '.join(missing)}: ask someone who may add profile attributes to load them.",
+                messages.ERROR,
+            )
+            return changelist
+        report = scenarios.load_scenarios(actor=request.user)
+        if report.ok:
+            self.message_user(
+                request,
+                f"Scenario flows: {len(report.created)} created, "
+                f"{len(report.unchanged)} kept as they were. Create the connections they name "
+                "before enabling those that call other systems.",
+                messages.SUCCESS,
+            )
+        else:
+            problems = "; ".join(f"{name}: {' '.join(m)}" for name, m in report.errors.items())
+            self.message_user(request, f"Nothing was loaded: {problems}", messages.ERROR)
+        return changelist
 
     def run_view(self, request, object_id):
         """Run a flow now with inputs typed into a form built from its current version."""

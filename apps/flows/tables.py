@@ -125,3 +125,14 @@ def rows_matching(
         alias = f"where_{number}"
         rows = rows.alias(**{alias: KeyTransform(name, "data")}).filter(**{alias: value})
     return list(rows.order_by("id")[:limit])
+
+
+def table_ensure(*, name: str, description: str = "", columns: list | None = None) -> FlowTable:
+    """The table called `name`, created (with these columns) when there is none yet."""
+    table = FlowTable.objects.filter(name=name).first()
+    if table is not None:
+        return table
+    table = FlowTable(name=name, description=description, columns=list(columns or []))
+    table.full_clean()
+    table.save()
+    return table

@@ -13,6 +13,9 @@ from .base import *
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if env.str("TEST_EMAIL_URL", default=""):
+    # A real queue worker started by a test sends to that test's SMTP server (tests/mail.py).
+    vars().update(env.email_url("TEST_EMAIL_URL"))
 # Tasks run inline, except in the tests that start a real cluster (tests/queue.py).
 Q_CLUSTER = {**Q_CLUSTER, "sync": env.bool("Q_SYNC", default=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

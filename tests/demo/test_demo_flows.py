@@ -1,5 +1,5 @@
 """The demo's flows: the badge request briefs its assignee through a delegated flow (delivered
-to a real SMTP server), and the classic 'mark group members' flow runs by hand."""
+to a real SMTP server), and the scenario flows run by themselves."""
 
 import io
 
@@ -17,9 +17,10 @@ from apps.access_requests.models import (
     TaskStatus,
     TimelineKind,
 )
-from apps.directory.models import User
+from apps.directory import services as directory
+from apps.directory.models import Group, User
 from apps.flows import registry
-from apps.flows import services as flows
+from apps.flows import services as flows_services
 from apps.flows.models import Flow, FlowKind, FlowRun, RunStatus
 from tests.mail import body_parts
 
@@ -114,23 +115,48 @@ def test_badge_journey_the_assignee_is_briefed_by_email_and_closes_the_request(
     assert AccessRequest.objects.get(pk=request.pk).status == RequestStatus.CLOSED
 
 
-def test_mark_group_members_sets_the_attribute_when_run_by_hand(
+def test_adding_someone_to_a_group_sets_is_member_of_group_by_itself(
     demo, django_capture_on_commit_callbacks
 ):
-    flow = Flow.objects.get(name="Mark group members")
-    alice = User.objects.get(username="alice")
+    carol = User.objects.get(username="carol")
     admin = User.objects.get(username="admin")
+    directory.user_update_profile(user=carol, actor=admin, changes={"isMemberOfGroup": None})
+    group = Group.objects.get(name="VPN Users")
 
     with django_capture_on_commit_callbacks(execute=True):
-        run = flows.run_enqueue(
-            flow=flow,
-            inputs={"email": alice.email},
-            trigger="manual",
-            trigger_ref="demo",
-            actor=admin,
-        )
+        directory.group_add_member(group=group, user=carol, actor=admin)
 
-    run.refresh_from_db()
+    run = FlowRun.objects.filter(flow__name="Mark group members").latest("id")
     assert run.status == RunStatus.SUCCEEDED, run.error
-    alice.refresh_from_db()
-    assert alice.profile["isMemberOfGroup"] is True
+    carol.refresh_from_db()
+    assert carol.profile["isMemberOfGroup"] is True
+
+
+def test_seed_demo_loads_the_scenarios_enabled_only_where_no_outside_system_is_called(demo):
+    scenarios = Flow.objects.filter(folder="Scenarios")
+    assert scenarios.count() == 11
+    assert set(scenarios.filter(enabled=True).values_list("name", flat=True)) == {
+        "Scenario settings",
+        "Mark group members",
+        "Offboarding: revoke Office 365 sessions",
+        "Offboarding: revoke Google Workspace sessions",
+        "Temporary memberships: record",
+        "Temporary memberships: remove expired",
+    }
+    call_command("seed_demo", stdout=io.StringIO())  # again: nothing more
+    assert Flow.objects.filter(folder="Scenarios").count() == 11
+
+
+def test_a_demo_seeded_before_the_scenarios_gets_the_event_flow_in_place_of_the_helper(db):
+    helper = flows_services.flow_create(
+        actor=None,
+        name="Mark group members",
+        kind=FlowKind.HELPER,
+        definition={"inputs": [{"name": "email", "type": "text"}], "cards": []},
+    )
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    flow = Flow.objects.get(pk=helper.pk)
+    assert flow.kind == FlowKind.EVENT and flow.enabled
+    assert flow.definition["trigger"]["events"] == ["directory.user.added_to_group"]

@@ -691,3 +691,34 @@ def test_the_run_page_shows_a_run_lost_by_its_worker(admin_client):
 
     assert "unless it had entered a card that is not idempotent" in page
     assert ">mail<" in page
+
+
+# --- Loading the scenario flows -------------------------------------------------------------
+
+
+def test_the_load_scenarios_button_imports_the_shipped_flows_once(admin_client):
+    url = reverse("admin:flows_flow_load_scenarios")
+    assert (
+        'action="' + url + '"'
+        in admin_client.get(reverse("admin:flows_flow_changelist")).content.decode()
+    )
+    assert admin_client.get(url).status_code == 405
+
+    response = admin_client.post(url, follow=True)
+
+    assert "11 created" in response.content.decode()
+    assert Flow.objects.filter(folder="Scenarios").count() == 11
+    again = admin_client.post(url, follow=True)
+    assert "0 created, 11 kept as they were" in again.content.decode()
+    assert Flow.objects.count() == 11
+
+
+def test_loading_the_scenarios_needs_the_rights_to_add_flows_and_profile_attributes(client):
+    url = reverse("admin:flows_flow_load_scenarios")
+    client.force_login(staff_with("view_flow"))
+    assert client.post(url).status_code == 403
+
+    client.force_login(staff_with("view_flow", "add_flow", "change_flow"))
+    response = client.post(url, follow=True)
+    assert "ask someone who may add profile attributes" in response.content.decode()
+    assert not Flow.objects.exists()

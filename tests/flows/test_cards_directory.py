@@ -100,6 +100,8 @@ def test_read_user_gives_a_plain_object_by_id_email_or_username(ann, boss, membe
         "manager_email": "boss@example.com",
         "status": "active",
         "profile": {"isMemberOfGroup": True},
+        "last_login": None,
+        "created_at": ann.date_joined.isoformat(),
     }
     for named in ({"user_id": ann.pk}, {"email": "ANN.LEE@example.com"}, {"username": "Ann"}):
         assert outputs("directory.read_user", named) == {"found": True, "user": expected}
@@ -390,3 +392,36 @@ def test_retry_policy_does_not_retry_a_directory_card_that_fails_for_good(ann):
         on_error={"policy": "retry", "retries": 3, "backoff_seconds": 0.01},
     )
     assert run.status == "failed" and record.attempts == 1
+
+
+def test_search_users_finds_who_has_not_signed_in_since_and_who_was_created_before(boss):
+    now = timezone.now()
+    User.objects.filter(pk=boss.pk).update(last_login=now - dt.timedelta(days=1))
+    stale = UserFactory(username="stale")
+    User.objects.filter(pk=stale.pk).update(
+        last_login=now - dt.timedelta(days=120), date_joined=now - dt.timedelta(days=400)
+    )
+    never = UserFactory(username="never")
+    User.objects.filter(pk=never.pk).update(date_joined=now - dt.timedelta(days=100))
+    UserFactory(username="newcomer")  # never signed in, but created today
+
+    since = (now - dt.timedelta(days=90)).isoformat()
+    found = outputs("directory.search_users", {"not_signed_in_since": since})
+    assert [user["username"] for user in found["users"]] == ["never", "stale"]
+    assert found["users"][1]["last_login"] == (now - dt.timedelta(days=120)).isoformat()
+
+    day_ago = (now - dt.timedelta(hours=24)).isoformat()
+    created = outputs("directory.search_users", {"created_before": day_ago})
+    assert [user["username"] for user in created["users"]] == ["never", "stale"]
+
+
+def test_set_password_sets_a_password_or_removes_it_and_logs_no_secret(ann):
+    result = outputs("directory.set_password", {"username": "ann", "password": "Temp-pass-2026!"})
+    assert result["usable"] is True
+    assert User.objects.get(pk=ann.pk).check_password("Temp-pass-2026!")
+
+    assert outputs("directory.set_password", {"username": "ann"})["usable"] is False
+    assert not User.objects.get(pk=ann.pk).has_usable_password()
+    events = SystemLogEvent.objects.filter(event_type="directory.user.password_changed")
+    assert events.count() == 2
+    assert "Temp-pass" not in str([event.data for event in events])

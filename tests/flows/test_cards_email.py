@@ -154,3 +154,41 @@ def test_one_refused_recipient_among_accepted_ones_does_not_stop_the_message(ref
     )
     assert result["sent"] == 1
     assert len(refusing_server.to("ann@example.com")) == 1
+
+
+def test_send_attaches_text_files_the_server_receives(smtp_server):
+    outputs(
+        "email.send",
+        {
+            "to": "audit@example.com",
+            "subject": "Report",
+            "text": "Attached.",
+            "attachments": [
+                {"filename": "report.csv", "content": "a,b\r\n1,2\r\n", "content_type": "text/csv"}
+            ],
+        },
+    )
+
+    (message,) = smtp_server.to("audit@example.com")
+    (attached,) = [part for part in message.walk() if part.get_filename()]
+    assert attached.get_filename() == "report.csv"
+    assert attached.get_content_type() == "text/csv"
+    assert attached.get_payload(decode=True).decode() == "a,b\r\n1,2\r\n"
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        "report.csv",
+        {"filename": "../etc/passwd", "content": "x"},
+        {"filename": "a.csv", "content": 5},
+        {"filename": "a.csv", "content": "x", "content_type": "csv"},
+    ],
+)
+def test_send_refuses_a_bad_attachment_and_sends_nothing(smtp_server, attachment):
+    message = error(
+        "email.send",
+        {"to": "a@example.com", "subject": "s", "text": "t", "attachments": [attachment]},
+    )
+    assert "attachment 1" in message
+    assert smtp_server.messages == []

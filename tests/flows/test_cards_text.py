@@ -214,3 +214,36 @@ def test_a_bad_pattern_fails_the_run_naming_the_card():
     assert run.status == RunStatus.FAILED
     assert run.error_card == "check"
     assert run.error.startswith("input 'pattern': not a valid regular expression")
+
+
+def test_random_password_mixes_every_kind_of_character_and_differs_each_time():
+    first = call("text.random_password", length=16)["password"]
+    second = call("text.random_password")["password"]
+    assert len(first) == 16 and len(second) == 20 and first != second
+    assert any(c.islower() for c in first) and any(c.isupper() for c in first)
+    assert any(c.isdigit() for c in first) and any(not c.isalnum() for c in first)
+    assert "between 12 and 128" in refused("text.random_password", length=6)
+
+
+def test_to_csv_writes_a_row_per_object_with_chosen_columns():
+    people = [
+        {"username": "ann", "profile": {"team": "a"}, "last_login": None},
+        {"username": 'bob "b", jr', "profile": {"team": "b"}, "last_login": "2026-01-01"},
+    ]
+    result = call("text.to_csv", list=people, columns=["username", "profile.team", "last_login"])
+    assert result == {
+        "text": 'username,profile.team,last_login\r\nann,a,\r\n"bob ""b"", jr",b,2026-01-01\r\n',
+        "rows": 2,
+    }
+    plain = call("text.to_csv", list=[{"a": 1, "b": True}], header=False)
+    assert plain["text"] == "1,true\r\n"
+    assert "objects only" in refused("text.to_csv", list=[1, 2])
+
+
+def test_to_csv_defuses_texts_a_spreadsheet_would_run_as_formulas():
+    rows = [{"name": '=HYPERLINK("http://evil")', "note": "@SUM(A1)", "count": -3}]
+    assert call("text.to_csv", list=rows, header=False)["text"] == (
+        '"\'=HYPERLINK(""http://evil"")",\'@SUM(A1),-3\r\n'
+    )
+    kept = call("text.to_csv", list=rows, header=False, formulas=True)["text"]
+    assert kept.startswith('"=HYPERLINK')

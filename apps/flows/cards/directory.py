@@ -89,6 +89,8 @@ def user_object(user: User) -> dict[str, Any]:
         "manager_email": manager.email if manager else None,
         "status": user.status,
         "profile": dict(user.profile or {}),
+        "last_login": user.last_login.isoformat() if user.last_login else None,
+        "created_at": user.date_joined.isoformat() if user.date_joined else None,
     }
 
 
@@ -213,14 +215,39 @@ def read_user(context, *, user_id, email, username, fail_if_missing):
             required=False,
             description="custom attributes that must equal these values (null: not set)",
         ),
+        Field(
+            "not_signed_in_since",
+            DATETIME,
+            required=False,
+            description="last sign-in before this time (or never, and created before it)",
+        ),
+        Field("created_before", DATETIME, required=False, description="created before this time"),
         LIMIT,
     ],
     outputs=list(USERS_OUTPUTS),
     idempotent=True,
 )
-def search_users(context, *, department, status, title, manager_email, profile, limit):
+def search_users(
+    context,
+    *,
+    department,
+    status,
+    title,
+    manager_email,
+    profile,
+    not_signed_in_since,
+    created_before,
+    limit,
+):
     """Finds the people matching every filter given, by username."""
     users = User.objects.all()
+    if not_signed_in_since is not None:
+        users = users.filter(
+            Q(last_login__lt=not_signed_in_since)
+            | Q(last_login__isnull=True, date_joined__lt=not_signed_in_since)
+        )
+    if created_before is not None:
+        users = users.filter(date_joined__lt=created_before)
     if department not in (None, ""):
         users = users.filter(department=department)
     if title not in (None, ""):
@@ -284,6 +311,32 @@ def update_profile(context, *, user_id, email, username, changes):
     attributes = set(before["profile"]) | set(after["profile"])
     changed += sorted(n for n in attributes if before["profile"].get(n) != after["profile"].get(n))
     return {"user": after, "changed": changed}
+
+
+@card(
+    "directory.set_password",
+    "Set or remove password",
+    CATEGORY,
+    inputs=[
+        *USER_INPUTS,
+        Field(
+            "password",
+            TEXT,
+            required=False,
+            description="the new password; empty: no password (cannot sign in until set)",
+        ),
+    ],
+    outputs=[USER_OUTPUT, Field("usable", BOOLEAN, description="whether a password is set")],
+    idempotent=True,  # setting the same password (or none) again changes nothing more
+)
+def set_password(context, *, user_id, email, username, password):
+    """Sets a person's password (a temporary one, say), or removes it; never logged."""
+    user = require_user(user_id=user_id, email=email, username=username)
+    with as_the_system(context):
+        user = services.user_set_password(
+            user=user, actor=context.actor, raw_password=password or None
+        )
+    return {"user": user_object(user), "usable": user.has_usable_password()}
 
 
 def _lifecycle_card(verb: str, title: str, description: str) -> None:

@@ -17,6 +17,8 @@ from apps.flows.types import ANY, LIST, NUMBER, TEXT
 
 CATEGORY = "E-mail"
 MAX_RECIPIENTS = 100
+MAX_ATTACHMENTS = 10
+MAX_ATTACHMENT_BYTES = 5_000_000
 DEFAULT_TIMEOUT_SECONDS = 30  # when EMAIL_TIMEOUT is not set: a stuck server must not hang a run
 
 
@@ -66,6 +68,33 @@ def _refused(error: smtplib.SMTPException) -> CardError:
     return TransientCardError(f"could not send the e-mail: {error}")
 
 
+def _attachments(value: Any) -> list[tuple[str, str, str]]:
+    """(filename, text content, content type) of each attachment; CardError for a bad one."""
+    found, total = [], 0
+    for number, item in enumerate(value or [], start=1):
+        if not isinstance(item, dict):
+            raise CardError(f"attachment {number}: must be an object with filename and content")
+        filename, content = item.get("filename"), item.get("content")
+        content_type = item.get("content_type") or "text/plain"
+        if (
+            not isinstance(filename, str)
+            or not filename.strip()
+            or any(ch in filename for ch in '/\\\r\n"')
+        ):
+            raise CardError(f"attachment {number}: needs a plain file name (no path, no quotes)")
+        if not isinstance(content, str):
+            raise CardError(f"attachment {number}: 'content' must be text")
+        if not isinstance(content_type, str) or "/" not in content_type or "\n" in content_type:
+            raise CardError(f"attachment {number}: 'content_type' must be like text/csv")
+        total += len(content.encode())
+        if total > MAX_ATTACHMENT_BYTES:
+            raise CardError(f"attachments over {MAX_ATTACHMENT_BYTES} bytes in all")
+        found.append((filename.strip(), content, content_type.strip()))
+    if len(found) > MAX_ATTACHMENTS:
+        raise CardError(f"{len(found)} attachments: at most {MAX_ATTACHMENTS}")
+    return found
+
+
 @card(
     "email.send",
     "Send e-mail",
@@ -78,13 +107,20 @@ def _refused(error: smtplib.SMTPException) -> CardError:
         Field("text", TEXT, description="the plain-text body"),
         Field("html", TEXT, required=False, description="an HTML body, sent alongside the text"),
         Field("reply_to", TEXT, required=False, description="where answers should go"),
+        Field(
+            "attachments",
+            LIST,
+            required=False,
+            description='files: [{"filename": "report.csv", "content": "text", '
+            '"content_type": "text/csv"}]',
+        ),
     ],
     outputs=[
         Field("sent", NUMBER, description="messages handed to the mail server (1)"),
         Field("recipients", LIST, description="every address the message went to"),
     ],
 )
-def send(context, *, to, cc, bcc, subject, text, html, reply_to):
+def send(context, *, to, cc, bcc, subject, text, html, reply_to, attachments):
     """Sends one e-mail (text, and HTML if given) from the portal's address."""
     to_list, cc_list, bcc_list = recipients(to, "to"), recipients(cc, "cc"), recipients(bcc, "bcc")
     reply_list = recipients(reply_to, "reply_to")
@@ -110,6 +146,8 @@ def send(context, *, to, cc, bcc, subject, text, html, reply_to):
     )
     if html:
         message.attach_alternative(html, "text/html")
+    for filename, content, content_type in _attachments(attachments):
+        message.attach(filename, content, content_type)
     try:
         sent = message.send()
     except BadHeaderError as error:

@@ -7,10 +7,18 @@ near-miss) is refused before it runs.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import json
 import re
+import secrets
+import string
 from functools import lru_cache
 
-from apps.flows.cards.support import describe, whole_number
+from django.core.serializers.json import DjangoJSONEncoder
+
+from apps.flows.cards.support import MISSING, describe, lookup, parse_path, whole_number
 from apps.flows.errors import CardError
 from apps.flows.expressions import MAX_RENDERED_TEXT
 from apps.flows.registry import Field, card
@@ -305,3 +313,120 @@ def match(context, *, text, pattern, ignore_case):
 def length(context, *, text):
     """Gives the number of characters in the text (an empty text has length 0)."""
     return {"length": len(text)}
+
+
+# --- Generated and tabular text -------------------------------------------------------------
+
+PASSWORD_LENGTHS = (12, 128)
+PASSWORD_SYMBOLS = "!#$%&*+-=?@^_"
+_PASSWORD_CLASSES = (
+    string.ascii_lowercase,
+    string.ascii_uppercase,
+    string.digits,
+    PASSWORD_SYMBOLS,
+)
+MAX_CSV_ROWS = 10_000
+
+
+@card(
+    "text.random_password",
+    "Random password",
+    CATEGORY,
+    inputs=[
+        Field(
+            "length",
+            NUMBER,
+            required=False,
+            default=20,
+            description=f"between {PASSWORD_LENGTHS[0]} and {PASSWORD_LENGTHS[1]} characters",
+        ),
+    ],
+    outputs=[Field("password", TEXT)],
+    # Running it again only draws another password: nothing outside the run has changed.
+    idempotent=True,
+)
+def random_password(context, *, length):
+    """A random temporary password (the `secrets` module) with lower- and upper-case letters,
+    digits and symbols, at least one of each. Runs that keep history keep it in their outputs:
+    hand it on at once and have it changed at first sign-in."""
+    length = whole_number("length", length)
+    low, high = PASSWORD_LENGTHS
+    if not low <= length <= high:
+        raise CardError(f"input 'length' must be between {low} and {high}, got {length}")
+    alphabet = "".join(_PASSWORD_CLASSES)
+    characters = [secrets.choice(chars) for chars in _PASSWORD_CLASSES]  # one of each kind
+    characters += [secrets.choice(alphabet) for _ in range(length - len(characters))]
+    secrets.SystemRandom().shuffle(characters)
+    return {"password": "".join(characters)}
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection): such a
+# text is written with a leading apostrophe, as OWASP advises, unless `formulas` allows them.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value, *, formulas: bool) -> str:
+    if isinstance(value, str):
+        return f"'{value}" if not formulas and value.startswith(_FORMULA_STARTS) else value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+@card(
+    "text.to_csv",
+    "List to CSV",
+    CATEGORY,
+    inputs=[
+        Field("list", LIST, description="objects (one row each)"),
+        Field(
+            "columns",
+            LIST,
+            required=False,
+            description="field paths like a.b, in order; empty: the first object's keys",
+        ),
+        Field("header", BOOLEAN, required=False, default=True, description="a header row first"),
+        Field(
+            "formulas",
+            BOOLEAN,
+            required=False,
+            default=False,
+            description="keep texts starting with = + - @ as they are (else prefixed with ')",
+        ),
+    ],
+    outputs=[Field("text", TEXT), Field("rows", NUMBER, description="rows, not the header")],
+    idempotent=True,
+)
+def to_csv(context, *, list, columns, header, formulas):
+    """Writes a list of objects as CSV text (RFC 4180, comma-separated, CRLF line ends), one
+    row per object, a column per field path; missing fields are empty cells, objects and lists
+    are written as JSON, and a text a spreadsheet would take for a formula starts with '."""
+    if len(list) > MAX_CSV_ROWS:
+        raise CardError(f"{len(list)} rows: at most {MAX_CSV_ROWS}")
+    if not all(isinstance(item, dict) for item in list):
+        raise CardError("input 'list' must hold objects only")
+    if columns:
+        names = [str(column) for column in columns]
+    else:
+        names = [str(key) for key in list[0]] if list else []
+    paths = [parse_path("columns", name) for name in names]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if header:
+        writer.writerow([_csv_cell(name, formulas=formulas) for name in names])
+    for item in list:
+        cells = []
+        for segments in paths:
+            found = lookup(item, segments)
+            cells.append("" if found is MISSING else _csv_cell(found, formulas=formulas))
+        writer.writerow(cells)
+    text = buffer.getvalue()
+    if len(text) > MAX_RESULT:
+        raise CardError(f"the CSV text is over {MAX_RESULT} characters")
+    return {"text": text, "rows": len(list)}

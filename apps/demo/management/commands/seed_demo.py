@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from apps.access_requests import services as requests
@@ -25,6 +25,7 @@ from apps.directory import services as directory
 from apps.directory.models import Application, Group, ProfileAttribute, User
 from apps.flows import services as flows
 from apps.flows.models import Flow, FlowKind
+from apps.flows.scenarios import load_scenarios
 from apps.teams import services as teams
 from apps.teams.models import Team
 
@@ -159,22 +160,6 @@ BADGE_FLOW_DEFINITION = {
                 "subject": "Badge access for {{ requester.user.first_name }} "
                 "{{ requester.user.last_name }}: {{ inputs.buildingRequested }}",
                 "text": "{{ message.text }}",
-            },
-        },
-    ],
-}
-# The classic first flow: read a person, mark them in a custom profile attribute.
-MARK_FLOW = "Mark group members"
-MARK_FLOW_DEFINITION = {
-    "inputs": [{"name": "email", "type": "text", "required": True}],
-    "cards": [
-        {"id": "person", "card": "directory.read_user", "inputs": {"email": "{{ inputs.email }}"}},
-        {
-            "id": "mark",
-            "card": "directory.update_profile",
-            "inputs": {
-                "user_id": "{{ person.user.id }}",
-                "changes": {"isMemberOfGroup": True},
             },
         },
     ],
@@ -341,7 +326,7 @@ class Command(BaseCommand):
         return team
 
     def _flows(self, admin, badge_team):
-        """The badge team's delegated flow, the 'mark group members' helper and `hello`."""
+        """The badge team's delegated flow, `hello` and the scenario flows."""
         if not Flow.objects.filter(name=BADGE_FLOW).exists():
             flow = flows.flow_create(
                 actor=admin,
@@ -353,16 +338,6 @@ class Command(BaseCommand):
                 "from the directory and e-mails the assignee what to program.",
             )
             flows.flow_update(flow=flow, actor=admin, allowed_teams=[badge_team])
-        if not Flow.objects.filter(name=MARK_FLOW).exists():
-            flows.flow_create(
-                actor=admin,
-                name=MARK_FLOW,
-                kind=FlowKind.HELPER,
-                definition=MARK_FLOW_DEFINITION,
-                folder="Demo",
-                description="Reads a person by e-mail and sets their isMemberOfGroup "
-                "attribute to true. Run it by hand from its page, or call it from a flow.",
-            )
         if not Flow.objects.filter(name=HELLO_FLOW).exists():
             flows.flow_create(
                 actor=admin,
@@ -373,6 +348,14 @@ class Command(BaseCommand):
                 description='POST /api/v1/hooks/hello/ {"name": "Ada"} answers '
                 '{"greeting": "Hello, Ada!"}. Rotate its client token under API endpoints.',
             )
+        # The seed scenarios (apps/flows/scenarios), enabled where they call no outside
+        # system: adding someone to a group sets their isMemberOfGroup by itself.
+        # A demo seeded before the scenarios has "Mark group members" as a helper run by
+        # hand: it becomes the event flow (with the other scenarios' shipped versions).
+        legacy = Flow.objects.filter(name="Mark group members", kind=FlowKind.HELPER).exists()
+        report = load_scenarios(actor=admin, update=legacy)
+        if not report.ok:
+            raise CommandError(f"The scenario flows could not be loaded: {report.errors}")
 
     def _request_types(self, admin, badge_team, buildings):
         """The badge-access journey, a time-bound group request and an application request."""
