@@ -47,18 +47,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         model = Connection
         fields = (
             "id",
-            "name",
-            "description",
-            "kind",
-            "enabled",
-            "token_url",
-            "client_id",
-            "scope",
-            "username",
-            "header_name",
-            "test_url",
-            "allowed_private_hosts",
-            "notify_every_request",
+            *services.CONNECTION_FIELDS,  # the settings the services take, in their order
             "notify_teams",
             "secret",
             "has_secret",
