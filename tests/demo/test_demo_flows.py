@@ -134,7 +134,7 @@ def test_adding_someone_to_a_group_sets_is_member_of_group_by_itself(
 
 def test_seed_demo_loads_the_scenarios_enabled_only_where_no_outside_system_is_called(demo):
     scenarios = Flow.objects.filter(folder="Scenarios")
-    assert scenarios.count() == 11
+    assert scenarios.count() == 12
     assert set(scenarios.filter(enabled=True).values_list("name", flat=True)) == {
         "Scenario settings",
         "Mark group members",
@@ -144,7 +144,7 @@ def test_seed_demo_loads_the_scenarios_enabled_only_where_no_outside_system_is_c
         "Temporary memberships: remove expired",
     }
     call_command("seed_demo", stdout=io.StringIO())  # again: nothing more
-    assert Flow.objects.filter(folder="Scenarios").count() == 11
+    assert Flow.objects.filter(folder="Scenarios").count() == 12
 
 
 def test_a_demo_seeded_before_the_scenarios_gets_the_event_flow_in_place_of_the_helper(db):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +13,7 @@ from apps.flows import services
 from apps.flows.models import Flow
 from apps.flows.scenarios import SETTINGS_FLOW, load_scenarios
 from tests.factories import make_connection
-from tests.flows.local_http import LocalServer, json_answer, local_server
+from tests.flows.local_http import LocalServer, json_answer, local_server, text_answer
 
 LOCAL = ["127.0.0.1"]
 TOKENS = {
@@ -21,6 +22,7 @@ TOKENS = {
     "google_workspace": ("bearer", "", "google-token"),
     "servicenow": ("header", "X-Api-Key", "snow-api-key"),
 }
+SLACK_PATH = "/services/T0001/B0001/security-webhook"  # a Slack incoming webhook's shape
 INCIDENT = {"result": {"number": "INC0010001", "sys_id": "9d385017c611228701d22104cc95c371"}}
 
 
@@ -34,6 +36,7 @@ def answer_everything(server: LocalServer) -> None:
             ),
             "/admin/directory/v1/users/ann@example.com/signOut": lambda seen: json_answer({}, 204),
             "/api/now/table/incident": lambda seen: json_answer(INCIDENT, 201),
+            SLACK_PATH: lambda seen: text_answer("ok"),
         }
     )
 
@@ -52,6 +55,12 @@ def configure(server: LocalServer) -> None:
     for name, (kind, header, secret) in TOKENS.items():
         fields = {"header_name": header} if header else {}
         make_connection(name, kind=kind, secret=secret, allowed_private_hosts=LOCAL, **fields)
+    make_connection(
+        "security_chat",
+        kind="slack_webhook",
+        secret=server.url(SLACK_PATH),
+        allowed_private_hosts=LOCAL,
+    )
     for flow in Flow.objects.filter(enabled=False):
         services.flow_update(flow=flow, actor=None, enabled=True)
 
@@ -66,3 +75,20 @@ def scenario_servers() -> Iterator[LocalServer]:
 
 def ago(**delta):
     return timezone.now() - timezone.timedelta(**delta)
+
+
+_okta_numbers = itertools.count(1)
+
+
+def okta_sign_in(login, country, ip, outcome="SUCCESS", published="2026-12-01T10:00:00.000Z"):
+    """One `user.session.start` event as an Okta event hook delivers it."""
+    return {
+        "uuid": f"5f6e7a4c-0000-11ee-8000-{next(_okta_numbers):012d}",
+        "published": published,
+        "eventType": "user.session.start",
+        "displayMessage": "User login to Okta",
+        "outcome": {"result": outcome},
+        "actor": {"id": "00u1", "type": "User", "alternateId": login, "displayName": login},
+        "client": {"geographicalContext": {"country": country}, "ipAddress": ip},
+        "target": [],
+    }

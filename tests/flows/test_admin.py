@@ -706,11 +706,11 @@ def test_the_load_scenarios_button_imports_the_shipped_flows_once(admin_client):
 
     response = admin_client.post(url, follow=True)
 
-    assert "11 created" in response.content.decode()
-    assert Flow.objects.filter(folder="Scenarios").count() == 11
+    assert "12 created" in response.content.decode()
+    assert Flow.objects.filter(folder="Scenarios").count() == 12
     again = admin_client.post(url, follow=True)
-    assert "0 created, 11 kept as they were" in again.content.decode()
-    assert Flow.objects.count() == 11
+    assert "0 created, 12 kept as they were" in again.content.decode()
+    assert Flow.objects.count() == 12
 
 
 def test_loading_the_scenarios_needs_the_rights_to_add_flows_and_profile_attributes(client):

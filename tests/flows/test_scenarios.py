@@ -10,13 +10,15 @@ import io
 import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from rest_framework.test import APIClient
 
+from apps.audit import services as audit
 from apps.directory import services as directory
-from apps.directory.models import GrantSource, GroupMembership, User
+from apps.directory.models import GrantSource, GroupMembership, User, UserStatus
 from apps.flows import tables, tasks
 from apps.flows.models import CardRun, Flow, FlowRun, RunStatus
 from tests.factories import GroupFactory, UserFactory
-from tests.flows.scenario_support import ago, scenario_servers
+from tests.flows.scenario_support import SLACK_PATH, ago, okta_sign_in, scenario_servers
 from tests.mail import body_parts
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +127,73 @@ def test_3_suspending_someone_revokes_their_sessions_in_both_services(
         "office365": 200,
         "google_workspace": 204,
     }
+
+
+@pytest.fixture
+def deliver_okta(django_capture_on_commit_callbacks):
+    """Okta's event hook: a batch POSTed to the ingest endpoint of an Okta source."""
+    _, secret = audit.ingest_source_create(actor=None, name="Okta", slug="okta")
+
+    def deliver(*events):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = APIClient().post(
+                "/api/v1/ingest/okta/",
+                {"eventType": "com.okta.event_hook", "data": {"events": list(events)}},
+                format="json",
+                HTTP_AUTHORIZATION=secret,
+            )
+        assert response.status_code == 200, response.content
+        assert response.json()["recorded"] == len(events)
+
+    return deliver
+
+
+SIGN_IN_FLOW = "Sign-in from a disallowed country: alert and suspend"
+
+
+def test_4_a_sign_in_from_a_disallowed_country_is_posted_to_chat_and_suspends_the_person(
+    server, boss, ann, deliver_okta
+):
+    deliver_okta(
+        okta_sign_in("boss@example.com", "France", "203.0.113.7"),
+        okta_sign_in("boss@example.com", "Brazil", "198.51.100.3", outcome="FAILURE"),
+        okta_sign_in("ann@example.com", "Brazil", "198.51.100.4"),
+    )
+
+    (message,) = server.requests_to(SLACK_PATH)
+    assert message.method == "POST" and message.headers["content-type"] == "application/json"
+    text = (
+        "ann signed in from Brazil (IP 198.51.100.4) at 2026-12-01T10:00:00.000Z. "
+        "Suspending them in Gatehouse."
+    )
+    assert message.json() == {
+        "text": f"Sign-in from a disallowed country: {text}",
+        "blocks": [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": "Sign-in from a disallowed country"},
+            },
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        ],
+    }
+    assert User.objects.get(pk=ann.pk).status == UserStatus.SUSPENDED
+    assert (
+        User.objects.get(pk=boss.pk).status == UserStatus.ACTIVE
+    )  # allowed; and a failure is no sign-in
+    assert last_run(SIGN_IN_FLOW).output == "ann"
+    assert runs_of(SIGN_IN_FLOW).count() == 1  # the filter started no run for the others
+
+
+def test_4_a_superuser_is_still_reported_though_a_flow_cannot_suspend_them(server, deliver_okta):
+    UserFactory(username="root", email="root@example.com", is_superuser=True, is_staff=True)
+
+    deliver_okta(okta_sign_in("root@example.com", "Brazil", "198.51.100.5"))
+
+    (message,) = server.requests_to(SLACK_PATH)
+    assert message.json()["text"].startswith("Sign-in from a disallowed country: root signed in")
+    assert User.objects.get(username="root").status == UserStatus.ACTIVE
+    run = runs_of(SIGN_IN_FLOW).get()
+    assert run.status == RunStatus.FAILED and "Only a superuser may change a superuser" in run.error
 
 
 def test_5_the_monthly_report_mails_inactive_accounts_as_csv(

@@ -16,7 +16,7 @@ def test_load_scenarios_imports_every_shipped_flow_and_what_they_need(capsys):
     call_command("load_scenarios")
 
     assert set(Flow.objects.values_list("name", flat=True)) == SHIPPED
-    assert len(SHIPPED) == 11
+    assert len(SHIPPED) == 12
     enabled = set(Flow.objects.filter(enabled=True).values_list("name", flat=True))
     assert "Mark group members" in enabled
     assert "Onboarding: temporary password to the manager's vault" not in enabled
@@ -24,7 +24,7 @@ def test_load_scenarios_imports_every_shipped_flow_and_what_they_need(capsys):
         ProfileAttribute.objects.values_list("name", flat=True)
     )
     assert FlowTable.objects.filter(name="Temporary memberships").exists()
-    assert "11 created" in capsys.readouterr().out
+    assert "12 created" in capsys.readouterr().out
 
 
 def test_loading_again_keeps_every_flow_and_its_edits(capsys):
@@ -36,7 +36,7 @@ def test_loading_again_keeps_every_flow_and_its_edits(capsys):
 
     assert Flow.objects.count() == len(SHIPPED)
     assert Flow.objects.get(pk=mark.pk).current_version_id == version
-    assert "0 created, 0 updated, 11 kept" in capsys.readouterr().out
+    assert "0 created, 0 updated, 12 kept" in capsys.readouterr().out
 
 
 def test_load_scenarios_disabled_switches_every_flow_off_but_the_settings():

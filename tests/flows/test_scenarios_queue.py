@@ -10,13 +10,16 @@ import io
 import pytest
 from django.utils import timezone
 from django_q.tasks import async_task
+from rest_framework.test import APIClient
 
+from apps.audit import services as audit
 from apps.directory import services as directory
-from apps.directory.models import GroupMembership, User
+from apps.directory.models import GroupMembership, User, UserStatus
 from apps.flows import tables
 from apps.flows.models import Flow, FlowRun, RunStatus
 from tests.factories import GroupFactory, UserFactory
-from tests.flows.scenario_support import ago, scenario_servers
+from tests.flows.local_http import json_answer
+from tests.flows.scenario_support import SLACK_PATH, ago, okta_sign_in, scenario_servers
 from tests.queue import _start_cluster, _stop_cluster, wait_for
 
 pytestmark = [pytest.mark.queue]
@@ -87,6 +90,47 @@ def test_every_scenario_runs_in_a_real_worker(worker, smtp_server):
             what="scenario 2",
         )
         wait_for(lambda: finished("Offboarding: revoke sessions"), what="scenario 3")
+        # 4: traveller signs in to Okta from a country not on the allowed list, boss from an
+        # allowed one; suspending traveller starts scenario 3 for them too.
+        traveller = UserFactory(username="traveller", email="traveller@example.com")
+        User.objects.filter(pk=traveller.pk).update(
+            last_login=ago(days=1), profile={"mfaEnrolled": True}
+        )
+        server.routes.update(
+            {
+                "/v1.0/users/traveller@example.com/revokeSignInSessions": lambda seen: json_answer(
+                    {"value": True}
+                ),
+                "/admin/directory/v1/users/traveller@example.com/signOut": lambda seen: json_answer(
+                    {}, 204
+                ),
+            }
+        )
+        _, okta_secret = audit.ingest_source_create(actor=None, name="Okta", slug="okta")
+        delivered = APIClient().post(
+            "/api/v1/ingest/okta/",
+            {
+                "data": {
+                    "events": [
+                        okta_sign_in("boss@example.com", "France", "203.0.113.7"),
+                        okta_sign_in("traveller@example.com", "Brazil", "198.51.100.4"),
+                    ]
+                }
+            },
+            format="json",
+            HTTP_AUTHORIZATION=okta_secret,
+        )
+        assert delivered.status_code == 200, delivered.content
+        wait_for(
+            lambda: finished("Sign-in from a disallowed country: alert and suspend"),
+            what="scenario 4",
+        )
+        succeeded("Sign-in from a disallowed country: alert and suspend")
+        (alert,) = server.requests_to(SLACK_PATH)
+        assert "traveller signed in from Brazil (IP 198.51.100.4)" in alert.json()["text"]
+        assert User.objects.get(pk=traveller.pk).status == UserStatus.SUSPENDED
+        assert User.objects.get(pk=boss.pk).status == UserStatus.ACTIVE
+        wait_for(lambda: finished("Offboarding: revoke sessions", 2), what="scenario 3, again")
 
         assert User.objects.get(pk=ann.pk).profile["isMemberOfGroup"] is True
         succeeded("Mark group members")

@@ -7,7 +7,7 @@ table), then imports the flows that do not exist yet; a flow of the same name is
 so edits made since (the endpoints in "Scenario settings", a trigger's list of groups) survive
 a second load, unless `update=True` saves the shipped version as a new version. Connections are
 never shipped: each flow names the connection it uses (vault, office365, google_workspace,
-servicenow), to be created in the admin with its secret.
+servicenow, security_chat), to be created in the admin with its secret.
 """
 
 from __future__ import annotations
