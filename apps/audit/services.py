@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import secrets
@@ -32,6 +31,7 @@ from apps.audit.models import (
     target_type_of,
 )
 from apps.audit.subscribers import subscriber_paths, subscribers_for
+from apps.core.hashing import hash_secret
 
 Target = models.Model | tuple[str, str, str] | None
 
@@ -100,10 +100,6 @@ MAX_EVENT_BYTES = 64 * 1024
 _OUTCOMES = {"FAILURE": Outcome.FAILURE, "DENY": Outcome.DENIED, "DENIED": Outcome.DENIED}
 
 
-def _hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def _check_source(source: IngestSource) -> None:
     source.full_clean(exclude=["secret_hash"])
 
@@ -114,7 +110,7 @@ def _source_values(source: IngestSource) -> dict[str, Any]:
 
 def _new_secret(source: IngestSource) -> str:
     secret = secrets.token_urlsafe(32)
-    source.secret_hash = _hash_secret(secret)
+    source.secret_hash = hash_secret(secret)
     source.secret_prefix = secret[:6]
     source.secret_rotated_at = timezone.now()
     return secret
@@ -187,7 +183,7 @@ def ingest_source_authenticated(*, slug: str, headers: Mapping[str, str]) -> Ing
     if source is None or not source.secret_hash:
         return None
     secret = headers.get(source.auth_header, "")
-    if not secret or not hmac.compare_digest(_hash_secret(secret), source.secret_hash):
+    if not secret or not hmac.compare_digest(hash_secret(secret), source.secret_hash):
         return None
     return source
 

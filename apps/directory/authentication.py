@@ -5,8 +5,9 @@ from __future__ import annotations
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
+from apps.core.hashing import hash_secret
 from apps.directory import services
-from apps.directory.models import ApiToken, hash_api_token
+from apps.directory.models import ApiToken
 
 
 class ApiTokenAuthentication(TokenAuthentication):
@@ -19,7 +20,7 @@ class ApiTokenAuthentication(TokenAuthentication):
         token = (
             ApiToken.objects.usable()
             .select_related("user")
-            .filter(key_hash=hash_api_token(key))
+            .filter(key_hash=hash_secret(key))
             .first()
         )
         if token is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from django.conf import settings
@@ -362,11 +361,6 @@ class AppAssignment(TimeBoundGrant):
 
     def __str__(self) -> str:
         return f"{self.user} assigned to {self.application}"
-
-
-def hash_api_token(key: str) -> str:
-    """What is stored of a token: its SHA-256 (the secret is random, so no salt is needed)."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class ApiTokenQuerySet(models.QuerySet):

@@ -23,6 +23,7 @@ from django.utils import timezone
 from apps.audit.catalogue import EventType
 from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.services import emit
+from apps.core.hashing import hash_secret
 from apps.directory import events
 from apps.directory.attributes import coerce_attribute_value
 from apps.directory.models import (
@@ -35,7 +36,6 @@ from apps.directory.models import (
     GroupMembership,
     ProfileAttribute,
     User,
-    hash_api_token,
 )
 from apps.directory.selectors import (
     attribute_values_in_use,
@@ -468,7 +468,7 @@ def api_token_issue(
         user=user,
         name=name.strip(),
         prefix=key[: len(TOKEN_KEY_PREFIX) + 8],
-        key_hash=hash_api_token(key),
+        key_hash=hash_secret(key),
         created_at=now,
         expires_at=now + lifetime,
     )

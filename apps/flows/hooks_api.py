@@ -45,8 +45,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.hashing import hash_secret
 from apps.directory.authentication import ApiTokenAuthentication
-from apps.directory.models import hash_api_token
 from apps.flows import hooks, services
 from apps.flows.models import Flow, FlowRun, RunStatus, Trigger
 
@@ -117,7 +117,7 @@ class HookView(APIView):
             return _problem(404, f"No API-endpoint flow answers at '{slug}'.")
         if client_token:
             expected = endpoint["token_hash"]
-            if not expected or not hmac.compare_digest(hash_api_token(client_token), expected):
+            if not expected or not hmac.compare_digest(hash_secret(client_token), expected):
                 return Response(
                     {"detail": "Wrong client token for this endpoint."},
                     status=status.HTTP_401_UNAUTHORIZED,

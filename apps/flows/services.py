@@ -24,7 +24,7 @@ from django_q.tasks import async_task
 from apps.audit.changes import changed_fields, old_and_new
 from apps.audit.context import correlation, current_correlation_id
 from apps.audit.services import emit
-from apps.directory.models import hash_api_token
+from apps.core.hashing import hash_secret
 from apps.flows import encryption, events, hooks, scheduling, subscriptions, triggers, types
 from apps.flows.connections import host_key
 from apps.flows.engine import CardFailed, Execution, Limits, RunLost, _redacted
@@ -910,7 +910,7 @@ def endpoint_rotate_token(*, endpoint: ApiEndpoint, actor) -> str:
     endpoint = ApiEndpoint.objects.select_for_update().select_related("flow").get(pk=endpoint.pk)
     token = secrets.token_urlsafe(32)
     old_prefix = endpoint.token_prefix or None
-    endpoint.token_hash = hash_api_token(token)
+    endpoint.token_hash = hash_secret(token)
     endpoint.token_prefix = token[:8]
     endpoint.token_rotated_at = timezone.now()
     endpoint.save(update_fields=["token_hash", "token_prefix", "token_rotated_at"])
